@@ -1,0 +1,21 @@
+# lightr1: the Light-R1 recipe as a Snakemake workflow. Science lives in config (config.yaml,
+# recipes/), execution in profiles/. Rules are thin: each calls one `lightr1` subcommand.
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/decontam.smk"
+
+
+rule all:
+    input:
+        "results/data/problems.parquet",
+        "results/data/ledger.parquet",
+        "results/decontam/matches.parquet",
+    default_target: True

@@ -1,0 +1,85 @@
+# Raw inputs: the tiny world, hub downloads, and each source/benchmark through its adapter.
+
+TINY_FILES = [
+    "raw/openr1_math.parquet",
+    "raw/limo.jsonl",
+    "raw/deepscaler.json",
+    "benchmarks/aime.json",
+    "benchmarks/math500.jsonl",
+    "benchmarks/gpqa.csv",
+    "planted.json",
+]
+
+# Compute nodes often lack internet: downloads run on the submitting node.
+localrules:
+    download_source,
+    download_benchmark,
+
+
+rule tiny_world:
+    input:
+        code("tiny.world", "tiny.problems"),
+    output:
+        [f"resources/tiny/{name}" for name in TINY_FILES],
+    params:
+        seed=config["seed"],
+        n_problems=config["tiny_world"]["n_problems"],
+    log:
+        "logs/tiny_world.log",
+    shell:
+        "lightr1 tiny-world --out-dir resources/tiny --seed {params.seed}"
+        " --n-problems {params.n_problems} > {log} 2>&1"
+
+
+rule download_source:
+    input:
+        code("hub"),
+    output:
+        "resources/raw/{source}.parquet",
+    params:
+        args=lambda wc: download_args(SOURCES[wc.source]),
+    log:
+        "logs/download/{source}.log",
+    shell:
+        "lightr1 download {params.args} --out {output} > {log} 2>&1"
+
+
+use rule download_source as download_benchmark with:
+    output:
+        "resources/benchmarks/{benchmark}.parquet",
+    params:
+        args=lambda wc: download_args(BENCHMARKS[wc.benchmark]),
+    log:
+        "logs/download/{benchmark}.log",
+
+
+rule stage_source:
+    input:
+        raw=lambda wc: raw_file(SOURCES[wc.source], "raw"),
+        code=code("ingest", "io", "sources", "text"),
+    output:
+        "results/data/sources/{source}.parquet",
+    params:
+        args=lambda wc: stage_args(SOURCES[wc.source]),
+    log:
+        "logs/stage_source/{source}.log",
+    benchmark:
+        "benchmarks/stage_source/{source}.tsv"
+    shell:
+        "lightr1 stage-source {params.args} --input {input.raw} --out {output} > {log} 2>&1"
+
+
+rule stage_benchmark:
+    input:
+        raw=lambda wc: raw_file(BENCHMARKS[wc.benchmark], "benchmarks"),
+        code=code("ingest", "io", "benchmarks", "text"),
+    output:
+        "results/data/benchmarks/{benchmark}.parquet",
+    params:
+        args=lambda wc: stage_args(BENCHMARKS[wc.benchmark]),
+    log:
+        "logs/stage_benchmark/{benchmark}.log",
+    benchmark:
+        "benchmarks/stage_benchmark/{benchmark}.tsv"
+    shell:
+        "lightr1 stage-benchmark {params.args} --input {input.raw} --out {output} > {log} 2>&1"

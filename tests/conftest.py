@@ -1,0 +1,29 @@
+"""One run of the tiny world on the micro config, shared by every workflow test."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile in `workdir` with the venv's tools on PATH."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def micro_world(tmp_path_factory) -> Path:
+    """The working directory of a finished micro-world run."""
+    workdir = tmp_path_factory.mktemp("micro")
+    snakemake(workdir, "--configfile", str(ROOT / "tests" / "micro.yaml"))
+    return workdir
