@@ -9,6 +9,13 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    source="|".join(SOURCES),
+    benchmark="|".join(BENCHMARKS),
+
+
 include: "rules/data.smk"
 include: "rules/decontam.smk"
 

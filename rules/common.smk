@@ -16,16 +16,15 @@ PACKAGE = Path(workflow.basedir) / "lightr1"
 SOURCES = {entry["name"]: entry for entry in config["sources"]}
 BENCHMARKS = {entry["name"]: entry for entry in config["benchmarks"]}
 
-
-wildcard_constraints:
-    source="|".join(SOURCES),
-    benchmark="|".join(BENCHMARKS),
+# Rules run the package from this checkout, so a cluster conda env (envs/) needs only the
+# dependencies, not an install of lightr1 itself.
+LIGHTR1 = f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} python -m lightr1"
 
 
 def code(*modules):
     """The package modules a rule runs, as inputs: Snakemake's code trigger sees only the
     rule's own text, so editing a module re-runs exactly the rules that name it."""
-    return [str(PACKAGE / (module.replace(".", "/") + ".py")) for module in modules]
+    return [str(PACKAGE.joinpath(*module.split(".")).with_suffix(".py")) for module in modules]
 
 
 def raw_file(entry, folder):

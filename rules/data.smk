@@ -24,10 +24,12 @@ rule tiny_world:
     params:
         seed=config["seed"],
         n_problems=config["tiny_world"]["n_problems"],
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/tiny_world.log",
     shell:
-        "lightr1 tiny-world --out-dir resources/tiny --seed {params.seed}"
+        "{LIGHTR1} tiny-world --out-dir resources/tiny --seed {params.seed}"
         " --n-problems {params.n_problems} > {log} 2>&1"
 
 
@@ -38,10 +40,12 @@ rule download_source:
         "resources/raw/{source}.parquet",
     params:
         args=lambda wc: download_args(SOURCES[wc.source]),
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/download/{source}.log",
     shell:
-        "lightr1 download {params.args} --out {output} > {log} 2>&1"
+        "{LIGHTR1} download {params.args} --out {output} > {log} 2>&1"
 
 
 use rule download_source as download_benchmark with:
@@ -49,6 +53,8 @@ use rule download_source as download_benchmark with:
         "resources/benchmarks/{benchmark}.parquet",
     params:
         args=lambda wc: download_args(BENCHMARKS[wc.benchmark]),
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/download/{benchmark}.log",
 
@@ -61,12 +67,14 @@ rule stage_source:
         "results/data/sources/{source}.parquet",
     params:
         args=lambda wc: stage_args(SOURCES[wc.source]),
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/stage_source/{source}.log",
     benchmark:
         "benchmarks/stage_source/{source}.tsv"
     shell:
-        "lightr1 stage-source {params.args} --input {input.raw} --out {output} > {log} 2>&1"
+        "{LIGHTR1} stage-source {params.args} --input {input.raw} --out {output} > {log} 2>&1"
 
 
 rule stage_benchmark:
@@ -77,9 +85,11 @@ rule stage_benchmark:
         "results/data/benchmarks/{benchmark}.parquet",
     params:
         args=lambda wc: stage_args(BENCHMARKS[wc.benchmark]),
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/stage_benchmark/{benchmark}.log",
     benchmark:
         "benchmarks/stage_benchmark/{benchmark}.tsv"
     shell:
-        "lightr1 stage-benchmark {params.args} --input {input.raw} --out {output} > {log} 2>&1"
+        "{LIGHTR1} stage-benchmark {params.args} --input {input.raw} --out {output} > {log} 2>&1"

@@ -11,12 +11,14 @@ rule decontaminate:
     params:
         modes=" ".join(decontam_modes()),
         ngram=config["decontam"]["ngram"],
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/decontaminate.log",
     benchmark:
         "benchmarks/decontaminate.tsv"
     shell:
-        "lightr1 decontaminate --train {input.train} --benchmarks {input.benchmarks}"
+        "{LIGHTR1} decontaminate --train {input.train} --benchmarks {input.benchmarks}"
         " --mode {params.modes} --ngram {params.ngram} --out {output} > {log} 2>&1"
 
 
@@ -33,11 +35,13 @@ rule build_problems:
         raw=" ".join(f"{name}={raw_file(entry, 'raw')}" for name, entry in SOURCES.items()),
         mode=config["decontam"]["mode"],
         near=config["data"]["near_duplicate_threshold"],
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/build_problems.log",
     benchmark:
         "benchmarks/build_problems.tsv"
     shell:
-        "lightr1 build-problems --staged {input.staged} --raw {params.raw}"
+        "{LIGHTR1} build-problems --staged {input.staged} --raw {params.raw}"
         " --matches {input.matches} --mode {params.mode} --near-threshold {params.near}"
         " --problems {output.problems} --ledger {output.ledger} > {log} 2>&1"

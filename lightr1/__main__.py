@@ -1,0 +1,3 @@
+from lightr1.cli import main
+
+main()
