@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 2
+# Rules call `python -m lightr1`: the venv's tools come first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: demo test venv clean
 
