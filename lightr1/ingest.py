@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from tqdm import tqdm
 
 from lightr1 import tables
 from lightr1.io import read_raw
@@ -111,7 +112,8 @@ def stage_benchmark_row(adapter: Adapter, record: Mapping[str, Any], options: Ma
 
 def _stage(path: str | os.PathLike, stage_row: Callable[[Mapping[str, Any]], dict[str, Any]], key: dict[str, Any], schema: pl.Schema) -> pl.DataFrame:
     rows = []
-    for raw in read_raw(path):
+    # Logs are files on a cluster: a sparse progress line, not a redrawn bar.
+    for raw in tqdm(read_raw(path), desc=f"staging {path}", unit=" rows", mininterval=30, disable=False):
         base = {**key, "row_index": raw.index}
         if raw.error is not None:
             rows.append({**base, "status": "rejected", "reason": f"malformed: {raw.error}"})
