@@ -39,18 +39,20 @@ the benchmark problem's tokens (that share of ``COVERAGE_CAP * ngram`` tokens wh
 longer, so that a long problem partly copied still counts). Short
 benchmark problems are looked for whole (``contained``).
 
-**Engine.** No per-row sets of n-gram strings: polars hashes every token to uint64; numpy
-hashes every window of a chunk at once from one polynomial prefix hash
+**Engine.** No per-row sets of n-gram strings: polars hashes every token to uint64 (the
+tokens themselves never leave the query; only the few rows found by hash are tokenised again,
+to verify); numpy hashes every window of a chunk at once from one polynomial prefix hash
 (``G[k] = sum_{j<k} h[j] * B**j`` mod 2**64 by uint64 wraparound, B odd; the window at i of
 length n is ``(G[i+n] - G[i]) * B**-i``, the same wherever it lies; windows that cross two
-problems are masked). Train windows are screened against the small benchmark set (a
-cache-sized bitmap, then a sorted lookup), joined with the benchmark windows in polars, and
-only the few candidate pairs are compared token by token (hashes can collide), which also
-gives the evidence. Training problems go in chunks of ``CHUNK_BYTES`` of text, so memory is
-bounded; a worker thread tokenises the next chunk (polars releases the GIL) while this one
-is matched. Light-R1 keys are built only where they can matter: the key of a problem's
-first ``KEY_WORDS`` words is the head of its key, so a problem whose head starts no
-benchmark key is left out (for ASCII text the key is one ``bytes.translate``).
+problems are masked, and problems with fewer tokens than any pattern get none). Train windows
+are screened against the small benchmark set (a cache-sized bitmap), joined with the benchmark
+windows in polars, and only the few candidate pairs are compared token by token (hashes can
+collide), which also gives the evidence. Training problems go in chunks of ``CHUNK_BYTES`` of
+text, so memory is bounded; a few chunks are in flight at once, each in its own thread (polars
+releases the GIL, and so does most of numpy), so both cores stay busy. Light-R1 keys are
+built only where they can matter: a trie-shaped regex of the benchmark keys' first
+``SCREEN_CHARS`` characters, anchored at the start of the text, leaves out almost every
+problem after reading a few characters (for ASCII text the key is one ``bytes.translate``).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ MIN_COVERAGE = 0.8  # default: shared n-grams must cover this share of the bench
 COVERAGE_CAP = 4  # ... or that share of COVERAGE_CAP * ngram tokens when it is longer
 CHUNK_BYTES = 8 << 20  # of problem text per chunk: bounds memory (tokens <= bytes); small
 # chunks are also faster (arrays are reused from the heap and stay in cache)
+IN_FLIGHT = 4  # chunks read and matched at once (memory: about IN_FLIGHT chunks' worth)
 
 # Polynomial hash: odd base (invertible mod 2**64), its inverse, and the polars hash seed.
 BASE = 0x9E3779B97F4A7C15
@@ -91,7 +94,6 @@ SPACE_CHARS = (
 # Python's [\W\d] is "neither a letter nor a non-decimal number nor _".
 _NOT_WORD_OR_DIGIT = r"[^\p{L}\p{Nl}\p{No}_]+"
 _LETTER = r"\p{L}"
-KEY_WORDS, KEY_PREFIX = 12, 24  # a key head from the first 12 words; 24 characters compared
 
 
 def lightr1_key(text: pl.Expr) -> pl.Expr:
@@ -105,12 +107,39 @@ _ASCII_LOWER = bytes(c + 32 if 65 <= c <= 90 else c for c in range(256))
 _ASCII_DROP = bytes(c for c in range(128) if not (chr(_ASCII_LOWER[c]).isalpha() or c == ord("_")) and c != 1)
 
 
-def lightr1_key_head(words: pl.Expr) -> pl.Expr:
-    """The head of Light-R1's key from the first words alone (the key of the first words is
-    the head of the key; of all words, the key): cheap for every problem, it rules out
-    almost all. A struct: head, and whether it is the whole key."""
-    head = words.list.head(KEY_WORDS).list.join("").str.replace_all(_NOT_WORD_OR_DIGIT, "")
-    return pl.struct(head=head, whole=words.list.len() <= KEY_WORDS)
+# A key screen: a problem's key is only built when it can be a benchmark key, which a regex
+# tells from the first few characters of its text (cheap where a regex replacing every space
+# is not). In ASCII text the key is the letters and _ in order; everything else is dropped.
+SCREEN_CHARS = 16  # key characters compared
+_DROPPED = r"[\x00-\x5e\x60\x7b-\x7f]*"  # in lowercased ASCII text
+
+
+def _trie_regex(words: Iterable[str]) -> str:
+    """A regex matching the words (trie-shaped: its automaton follows one branch), with any
+    dropped characters between two characters; "$" stands for the end of the text."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def branch(node: dict) -> str:
+        if not node:
+            return ""
+        options = [char + _DROPPED + rest if (rest := branch(child)) else char for char, child in sorted(node.items())]
+        return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+
+    return branch(trie) if trie else "[^\\s\\S]"  # no words: nothing matches
+
+
+def lightr1_key_screen(keys: pl.Series) -> Callable[[pl.Expr], pl.Expr]:
+    """Whether the key of a (lowercased) text can be one of `keys`: the text is not ASCII, or
+    its key starts with the first SCREEN_CHARS characters of an ASCII key (or is a shorter one)."""
+    keys = [k for k in keys.unique().sort() if k.isascii()]  # others are no key of ASCII text
+    n = SCREEN_CHARS
+    starts = "^" + _DROPPED + _trie_regex(k[:n] if len(k) >= n else k + "$" for k in keys)
+    return lambda text: (text.str.len_bytes() != text.str.len_chars()) | text.str.contains(starts)
 
 
 def lightr1_keys(problems: pl.Series) -> pl.Series:
@@ -126,15 +155,15 @@ def lightr1_keys(problems: pl.Series) -> pl.Series:
     return keys
 
 
-def lightr1_words(text: pl.Expr) -> pl.Expr:
-    """Light-R1's n-gram tokens: the words of the lowercased text. Other whitespace becomes a
-    space (non-ASCII whitespace only looked for in non-ASCII text), and the empty strings that
-    runs of spaces leave are dropped by the engine: together, Python's str.split()."""
-    text = text.str.to_lowercase()
-    spaced = text.str.replace_all(r"[\t\n\x0b\x0c\r\x1c-\x1f]", " ")
+def lightr1_text(text: pl.Expr) -> pl.Expr:
+    """The text Light-R1's n-gram tokens are read from: lowercased, every whitespace a space
+    (non-ASCII whitespace only looked for in non-ASCII text: the others are null there). Its
+    words (the empty strings that runs of spaces leave are dropped by the engine) are Python's
+    str.split() of the lowercased text."""
+    spaced = text.str.to_lowercase().str.replace_all(r"[\t\n\x0b\x0c\r\x1c-\x1f]", " ")
     wide = [c for c in SPACE_CHARS if ord(c) > 127]
-    ascii_text = text.str.len_bytes() == text.str.len_chars()
-    return pl.when(ascii_text).then(spaced).otherwise(spaced.str.replace_many(wide, [" "] * len(wide))).str.split(" ")
+    non_ascii = pl.when(spaced.str.len_bytes() != spaced.str.len_chars()).then(spaced)
+    return pl.coalesce(non_ascii.str.replace_many(wide, [" "] * len(wide)), spaced)
 
 
 # Different spellings of one thing (applied after lowercasing, as literals).
@@ -174,12 +203,12 @@ _NUMBER = r"\d(?:[\d\s.]*\d)?"  # digits, with dots and spaces between digits
 _SKELETON_TOKEN = r"\\[a-z]+|[^\W\d_]+|[^\s\\]"  # command | word | any other single symbol
 
 
-def skeleton_tokens(text: pl.Expr) -> pl.Expr:
-    """The default tokeniser: typesetting removed, numbers replaced by one placeholder."""
+def skeleton_text(text: pl.Expr) -> pl.Expr:
+    """The text the default tokens are read from: typesetting removed, numbers replaced by one
+    placeholder."""
     text = text.str.to_lowercase().str.replace_all(_DIAGRAM, " [asy] ")
     text = text.str.replace_many(list(SPELLINGS), list(SPELLINGS.values())).str.replace_all(_SIGN, "$1$2")
-    text = text.str.replace_all(_NOISE, " ").str.replace_all(_NUMBER, " 0 ")
-    return text.str.extract_all(_SKELETON_TOKEN)
+    return text.str.replace_all(_NOISE, " ").str.replace_all(_NUMBER, " 0 ")
 
 
 @dataclass(frozen=True)
@@ -187,9 +216,11 @@ class Mode:
     """How one mode reads problems; the engine behind every mode is the same."""
 
     name: str
-    tokens: Callable[[pl.Expr], pl.Expr]  # problem text -> list of tokens
-    keys: Callable[[pl.Series, pl.Series], pl.Series]  # (problems, their tokens) -> exact keys
-    key_head: Callable[[pl.Expr], pl.Expr] | None  # tokens -> {head of the key, whether whole}, to screen with
+    text: Callable[[pl.Expr], pl.Expr]  # problem -> the text its tokens are read from
+    tokens: Callable[[pl.Expr], pl.Expr]  # that text -> list of tokens
+    keys: Callable[[pl.Series], pl.Series] | None  # problems -> exact keys (None: the tokens joined by spaces)
+    # benchmark keys -> (text the tokens are read from -> whether the key can be one of them)
+    key_screen: Callable[[pl.Series], Callable[[pl.Expr], pl.Expr]] | None
     contained: bool  # look for whole short benchmark problems inside training problems
     min_coverage: float | None  # share of a benchmark problem its shared n-grams must cover
 
@@ -197,17 +228,19 @@ class Mode:
 MODE_SPECS = {
     "light-r1": Mode(
         "light-r1",
-        tokens=lightr1_words,
-        keys=lambda problems, tokens: lightr1_keys(problems),
-        key_head=lightr1_key_head,
+        text=lightr1_text,
+        tokens=lambda text: text.str.split(" "),
+        keys=lightr1_keys,
+        key_screen=lightr1_key_screen,
         contained=False,
         min_coverage=None,
     ),
     "default": Mode(
         "default",
-        tokens=skeleton_tokens,
-        keys=lambda problems, tokens: tokens.list.join(" "),
-        key_head=None,  # the key comes with the tokens: nothing to save
+        text=skeleton_text,
+        tokens=lambda text: text.str.extract_all(_SKELETON_TOKEN),
+        keys=None,  # the key is the tokens joined by spaces: it comes with them
+        key_screen=None,
         contained=True,
         min_coverage=MIN_COVERAGE,
     ),
@@ -229,19 +262,18 @@ class Tokens:
         return np.diff(self.offsets)
 
     @classmethod
-    def from_hashes(cls, hashes: pl.Series, empty: pl.Series) -> Tokens:
+    def from_hashes(cls, hashes: pl.Series, empty: pl.Series, min_tokens: int = 0) -> Tokens:
         """From list[u64] token hashes and the count of empty strings per row, which are
-        dropped: runs of spaces leave them, and they are not words."""
-        lengths = hashes.list.len().to_numpy().astype(np.int64)
-        flat = hashes.explode(empty_as_null=False).to_numpy()
-        empty = empty.to_numpy()
-        if empty.any():
-            kept = flat != EMPTY_HASH
-            if (~kept).sum() == empty.sum():
-                lengths = lengths - empty
-            else:  # a word hashed like the empty string (2**-64 odds): count per problem
-                lengths = np.bincount(np.repeat(np.arange(len(lengths)), lengths)[kept], minlength=len(lengths))
-            flat = flat[kept]
+        dropped: runs of spaces leave them, and they are not words. A row with fewer than
+        `min_tokens` tokens (too few to match) keeps none."""
+        counts = hashes.list.len().to_numpy().astype(np.int64)
+        lengths = counts - empty.to_numpy()
+        lengths[lengths < min_tokens] = 0
+        flat = hashes.explode(empty_as_null=False)
+        kept = (flat != EMPTY_HASH) & pl.Series(np.repeat(lengths > 0, counts))
+        if kept.sum() != lengths.sum():  # a word hashed like the empty string (2**-64 odds): count per problem
+            lengths = np.bincount(np.repeat(np.arange(len(counts)), counts)[kept.to_numpy()], minlength=len(counts))
+        flat = flat.filter(kept).to_numpy()
         offsets = np.zeros(len(lengths) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return cls(flat, offsets)
@@ -278,7 +310,8 @@ class PrefixHash:
     def of(cls, tokens: Tokens) -> PrefixHash:
         count = len(tokens.hashes)
         pos, neg = powers(count + 1)
-        prefix = np.zeros(count + 1, np.uint64)
+        prefix = np.empty(count + 1, np.uint64)
+        prefix[0] = 0
         np.multiply(tokens.hashes, pos[:count], out=prefix[1:])
         np.cumsum(prefix[1:], out=prefix[1:])
         return cls(prefix, neg)
@@ -319,28 +352,26 @@ class Patterns:
 
     anchor: int
     table: pl.DataFrame  # anchor_hash, full_hash, length, bench_row, bench_pos
-    bitmap: np.ndarray  # bool, indexed by the top bits of a hash: a cache-sized first screen
-    anchors: np.ndarray  # sorted unique anchor hashes
+    bitmap: np.ndarray  # bool, indexed by the top bits of a hash: a cache-sized screen
 
     @classmethod
     def build(cls, anchor: int, table: pl.DataFrame) -> Patterns:
-        anchors = np.unique(table["anchor_hash"].to_numpy())
+        anchors = table["anchor_hash"].unique().to_numpy()
         # About 32 slots per anchor: 1 in 32 train windows passes the screen by chance.
         bits = min(max(int(len(anchors) * 32).bit_length(), 12), 26)
         bitmap = np.zeros(1 << bits, bool)
         bitmap[anchors >> np.uint64(64 - bits)] = True
-        return cls(anchor, table, bitmap, anchors)
+        return cls(anchor, table, bitmap)
 
     @property
     def empty(self) -> bool:
         return self.table.height == 0
 
     def screen(self, windows: np.ndarray) -> np.ndarray:
-        """Indices of the windows whose hash is an anchor hash."""
+        """Indices of the windows whose hash can be an anchor hash: all of those that are, and
+        a few that are not (the join with the patterns drops them)."""
         shift = np.uint64(64 - (len(self.bitmap).bit_length() - 1))
-        hits = np.flatnonzero(self.bitmap[windows >> shift])
-        where = np.searchsorted(self.anchors, windows[hits]).clip(max=len(self.anchors) - 1)
-        return hits[self.anchors[where] == windows[hits]]
+        return np.flatnonzero(self.bitmap[(windows >> shift).view(np.int64)])  # int64 indices: no conversion
 
 
 _PATTERN_SCHEMA = {"anchor_hash": pl.UInt64, "full_hash": pl.UInt64, "length": pl.Int64, "bench_row": pl.Int64, "bench_pos": pl.Int64}
@@ -438,29 +469,47 @@ def well_covered(found: pl.DataFrame, n: int, bench_lengths: np.ndarray, min_cov
 class Read:
     """What matching needs of some problems."""
 
-    tokens: pl.Series  # list[str]
     hash_lists: pl.Series  # list[u64], one hash per token
     empty: pl.Series  # empty strings among each problem's tokens (not tokens: not hashed)
-    key_heads: pl.Series | None  # a head of each exact key, when the mode screens with them
+    keys: pl.DataFrame  # row, key (against a benchmark: of the problems whose key passes its screen)
 
-    def hashes(self) -> Tokens:
-        return Tokens.from_hashes(self.hash_lists, self.empty)
+    def hashes(self, min_tokens: int = 0) -> Tokens:
+        """The token hashes of the problems with at least `min_tokens` tokens."""
+        return Tokens.from_hashes(self.hash_lists, self.empty, min_tokens)
 
 
-def read_tokens(problems: pl.Series, mode: Mode) -> Read:
-    """Every problem's tokens, their hashes and key heads: one streaming query (all cores)."""
-    lazy = pl.DataFrame({"problem": problems}).lazy().select(tok=mode.tokens(pl.col("problem").fill_null("")))
-    tok = pl.col("tok")
+def read_tokens(problems: pl.Series, mode: Mode, bench: _Bench | None = None) -> Read:
+    """Token hashes and exact keys of problems: one streaming query (all cores), which gives
+    no tokens, only their hashes. Against a benchmark with a key screen, only the few problems
+    that pass it get keys."""
+    text, tok = pl.col("text"), pl.col("tok")
+    screen = bench.key_screen if bench else None
+    # The text is a column of its own, read by both the tokeniser and the screen (an expression
+    # in both would be computed twice).
+    lazy = pl.DataFrame({"problem": problems}).lazy().select(text=mode.text(pl.col("problem").fill_null("")))
+    lazy = lazy.select(tok=mode.tokens(text), **({"maybe": screen(text)} if screen else {}))
     columns = {"hashes": tok.list.eval(pl.element().hash(HASH_SEED)), "empty": tok.list.count_matches("")}
-    if mode.key_head is not None:
-        columns["head"] = mode.key_head(tok)
-    read = lazy.with_columns(**columns).collect(engine="streaming")
-    return Read(read["tok"], read["hashes"], read["empty"], read["head"] if mode.key_head else None)
+    if mode.keys is None:
+        columns["key"] = tok.list.join(" ")
+    elif screen:
+        columns["maybe"] = pl.col("maybe")
+    read = lazy.select(**columns).collect(engine="streaming")
+    if mode.keys is None:
+        keys = read.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), "key")
+    else:
+        rows = read["maybe"].arg_true() if screen else pl.int_range(len(problems), eager=True)
+        keys = pl.DataFrame({"row": rows, "key": mode.keys(problems.gather(rows))}, schema={"row": pl.Int64, "key": pl.String})
+    return Read(read["hashes"], read["empty"], keys)
 
 
 def nonempty(tokens: pl.Series) -> pl.Series:
     """Tokens without the empty strings that runs of spaces leave, as they were hashed."""
     return tokens.list.eval(pl.element().filter(pl.element() != ""))
+
+
+def tokens_of(problems: pl.Series, mode: Mode) -> pl.Series:
+    """The tokens of problems (list[str]), as hashed: without empty strings."""
+    return nonempty(pl.select(mode.tokens(mode.text(pl.lit(problems, pl.String).fill_null("")))).to_series())
 
 
 @dataclass(frozen=True)
@@ -469,58 +518,50 @@ class _Bench:
 
     ids: pl.DataFrame  # bench_row, benchmark, benchmark_id
     keys: pl.DataFrame  # key, bench_row
-    key_starts: pl.Series  # the first KEY_PREFIX characters of keys at least that long
+    key_screen: Callable[[pl.Expr], pl.Expr] | None  # text the tokens are read from -> whether the key can be a benchmark key
     tokens: pl.Series  # list[str], without empty strings
     lengths: np.ndarray  # tokens per benchmark problem
     patterns: dict[str, Patterns]  # method -> patterns
 
+    @property
+    def min_tokens(self) -> int:
+        """Tokens a problem needs to hold a pattern."""
+        return min(patterns.anchor for patterns in self.patterns.values())
+
 
 def _prepare_bench(benchmarks: pl.DataFrame, mode: Mode, ngram: int) -> _Bench:
-    read = read_tokens(benchmarks["problem"], mode)
-    tokens, hashes = read.tokens, read.hashes()
-    row = pl.int_range(pl.len(), dtype=pl.Int64).alias("bench_row")
-    keys = pl.DataFrame({"key": mode.keys(benchmarks["problem"], tokens)}).select("key", row)
-    keys = keys.filter(pl.col("key").str.contains(_LETTER))
+    problems = benchmarks["problem"]
+    read = read_tokens(problems, mode)
+    hashes = read.hashes()
+    keys = read.keys.select("key", bench_row="row").filter(pl.col("key").str.contains(_LETTER))
     patterns = {"ngram": ngram_patterns(hashes, ngram)}
     if mode.contained and MIN_CONTAINED < ngram:
         patterns["contained"] = contained_patterns(hashes, MIN_CONTAINED, ngram)
     return _Bench(
-        ids=benchmarks.select(row, "benchmark", pl.col("problem_id").alias("benchmark_id")),
+        ids=benchmarks.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("bench_row"), "benchmark", pl.col("problem_id").alias("benchmark_id")),
         keys=keys,
-        key_starts=keys["key"].filter(keys["key"].str.len_chars() >= KEY_PREFIX).str.slice(0, KEY_PREFIX).unique(),
-        tokens=nonempty(tokens),
+        key_screen=mode.key_screen(keys["key"]) if mode.key_screen else None,
+        tokens=tokens_of(problems, mode),
         lengths=hashes.lengths,
         patterns=patterns,
     )
 
 
-def train_keys(problems: pl.Series, read: Read, bench: _Bench, mode: Mode) -> pl.DataFrame:
-    """(row, key) of the problems whose key can be a benchmark key. With key heads, a whole
-    head is the key, and the key of another problem is only built when its head's first
-    KEY_PREFIX characters start some benchmark key (or the head is shorter than that)."""
-    schema = {"row": pl.Int64, "key": pl.String}
-    if read.key_heads is None:
-        return pl.DataFrame({"row": np.arange(len(problems)), "key": mode.keys(problems, read.tokens)}, schema=schema)
-    head, whole = read.key_heads.struct.field("head"), read.key_heads.struct.field("whole")
-    starts = head.str.slice(0, KEY_PREFIX)
-    maybe = ~whole & ((head.str.len_chars() < KEY_PREFIX) | starts.is_in(bench.key_starts.implode()))
-    rows = maybe.arg_true()
-    return pl.concat([
-        pl.DataFrame({"row": whole.arg_true(), "key": head.filter(whole)}, schema=schema),
-        pl.DataFrame({"row": rows, "key": mode.keys(problems.gather(rows), read.tokens.gather(rows))}, schema=schema),
-    ])
-
-
 def _match_chunk(chunk: pl.DataFrame, read: Read, bench: _Bench, mode: Mode) -> pl.DataFrame:
     """Matches of one chunk of training rows, in the MATCHES schema."""
-    tokens, hashes = read.tokens, read.hashes()
-    keys = train_keys(chunk["problem"], read, bench, mode)
-    parts = [keys.join(bench.keys, on="key").select("row", "bench_row", evidence="key", method=pl.lit("exact"))]
+    hashes = read.hashes(bench.min_tokens)
+    parts = [read.keys.join(bench.keys, on="key").select("row", "bench_row", evidence="key", method=pl.lit("exact"))]
+    found = {}
     for method, patterns in bench.patterns.items():
-        found = find_occurrences(hashes, patterns)
+        found[method] = find_occurrences(hashes, patterns)
         if method == "ngram" and mode.min_coverage is not None:
-            found = well_covered(found, patterns.anchor, bench.lengths, mode.min_coverage, COVERAGE_CAP * patterns.anchor)
-        parts.append(verify_occurrences(found, tokens, bench.tokens).with_columns(method=pl.lit(method)))
+            found[method] = well_covered(found[method], patterns.anchor, bench.lengths, mode.min_coverage, COVERAGE_CAP * patterns.anchor)
+    # Tokens to verify with: of the few rows found by hash only (null for the others).
+    rows = pl.concat([f["row"] for f in found.values()]).unique()
+    found_tokens = pl.DataFrame({"row": rows, "tokens": tokens_of(chunk["problem"].gather(rows), mode)})
+    tokens = pl.DataFrame({"row": np.arange(chunk.height)}).join(found_tokens, on="row", how="left", maintain_order="left")["tokens"]
+    for method, occurrences in found.items():
+        parts.append(verify_occurrences(occurrences, tokens, bench.tokens).with_columns(method=pl.lit(method)))
     matches = pl.concat(parts)
     ids = chunk.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), pl.col("problem_id").alias("train_id"))
     matches = matches.join(ids, on="row").join(bench.ids, on="bench_row").with_columns(mode=pl.lit(mode.name))
@@ -553,15 +594,11 @@ def find_matches(
     bench = _prepare_bench(benchmarks.select(pl.col("benchmark", "problem_id", "problem").cast(pl.String)), spec, ngram)
     chunks = chunked(train, chunk_bytes)
     parts = [tables.empty(tables.MATCHES)]
-    # Tokenising the next chunk (polars, which releases the GIL) overlaps matching this one
-    # (numpy and some Python), so both cores stay busy. Two chunks in flight at most.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(read_tokens, chunks[0]["problem"], spec) if chunks else None
-        for i, chunk in enumerate(chunks):
-            read = pending.result()
-            if i + 1 < len(chunks):
-                pending = pool.submit(read_tokens, chunks[i + 1]["problem"], spec)
-            parts.append(_match_chunk(chunk, read, bench, spec))
+    # A few chunks in flight, each read (polars, which releases the GIL) and matched (numpy and
+    # some Python) in its own thread: while some are matched others are read, and the serial
+    # parts of one fill the gaps of another, so both cores stay busy.
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
+        parts += pool.map(lambda chunk: _match_chunk(chunk, read_tokens(chunk["problem"], spec, bench), bench, spec), chunks)
     return (
         pl.concat(parts)
         .unique(["train_id", "benchmark", "benchmark_id", "method"], keep="first", maintain_order=True)

@@ -147,9 +147,9 @@ def test_evidence_is_shared_text(mode: str) -> None:
     for row in matches.iter_rows(named=True):
         a, b = (texts[row["train_id"]], texts[row["benchmark_id"]])
         problems = pl.Series([a, b])
-        tokens = decontam.read_tokens(problems, spec).tokens
+        tokens = decontam.tokens_of(problems, spec)
         if row["method"] == "exact":
-            assert spec.keys(problems, tokens).to_list() == [row["evidence"]] * 2
+            assert decontam.read_tokens(problems, spec).keys["key"].to_list() == [row["evidence"]] * 2
         else:
             for text in decontam.nonempty(tokens).list.join(" "):
                 assert row["evidence"] in text
@@ -242,20 +242,19 @@ def test_light_r1_keys_are_built_only_where_they_can_match() -> None:
     bench_problems = [LONG, SHORT, math_start, "Ünïcode problem with ümlauts and more than twelve words in it, to be found again here."]
     train_problems = [
         LONG.replace("100", "700").replace(", ", " , "),  # same key, other digits and spacing: long
-        SHORT.replace("36", "12"),  # short: its key head is its whole key
-        math_start.replace("14", "15"),  # long, but its first words hold few letters
+        SHORT.replace("36", "12"),  # short
+        math_start.replace("14", "15"),  # its first characters hold few letters
         bench_problems[3].replace(" ", "  "),  # non-ASCII
         "A different problem entirely, about twelve apples and oranges shared among many children at school.",
         LONG[:200],
     ]
     bench = decontam._prepare_bench(bench_frame(bench_problems), spec, 32)
-    read = decontam.read_tokens(pl.Series(train_problems), spec)
-    keys = decontam.train_keys(pl.Series(train_problems), read, bench, spec)
+    keys = decontam.read_tokens(pl.Series(train_problems), spec, bench).keys
     full = decontam.lightr1_keys(pl.Series(train_problems))
     assert all(full[row] == key for row, key in keys.iter_rows())  # the keys it gives are the keys
     matched = set(keys.join(bench.keys, on="key")["row"])
     assert matched == {0, 1, 2, 3}
-    assert 4 not in set(keys["row"])  # ruled out by its head, its key never built
+    assert 4 not in set(keys["row"])  # ruled out by the screen, its key never built
 
 
 def test_chunks_cover_every_row_within_the_byte_budget() -> None:
