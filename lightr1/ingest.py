@@ -77,6 +77,10 @@ def _check_responses(responses: Any, limits: Limits) -> list[dict[str, Any]]:
     return checked
 
 
+def _meta_json(row: Mapping[str, Any]) -> str:
+    return json.dumps(row.get("meta") or {}, ensure_ascii=False, sort_keys=True, default=str)
+
+
 def stage_problem(adapter: Adapter, record: Mapping[str, Any], options: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     """One raw training row through its adapter and the checks every source shares."""
     row = adapter(record, options)
@@ -90,7 +94,7 @@ def stage_problem(adapter: Adapter, record: Mapping[str, Any], options: Mapping[
         "answer": answer.strip(),
         "solution": row.get("solution"),
         "teacher_responses": _check_responses(row.get("teacher_responses"), limits),
-        "meta": json.dumps(row.get("meta") or {}, ensure_ascii=False, sort_keys=True, default=str),
+        "meta": _meta_json(row),
     }
 
 
@@ -106,7 +110,7 @@ def stage_benchmark_row(adapter: Adapter, record: Mapping[str, Any], options: Ma
         "problem": problem,
         "answer": answers,
         "kind": row.get("kind", "math"),
-        "meta": json.dumps(row.get("meta") or {}, ensure_ascii=False, sort_keys=True, default=str),
+        "meta": _meta_json(row),
     }
 
 

@@ -105,14 +105,15 @@ def _near_pairs(rows: list[Row], threshold: float) -> dict[int, tuple[Row, float
     the number of similar rows, not with the square of all rows."""
     if not rows:
         return {}
-    keys = band_keys([row.text for row in rows], [answer_key(row.answer) for row in rows])
+    answers = [answer_key(row.answer) for row in rows]
+    keys = band_keys([row.text for row in rows], answers)
     kept_by_key: dict[int, list[int]] = defaultdict(list)
     found: dict[int, tuple[Row, float]] = {}
     for i in sorted(range(len(rows)), key=lambda i: rows[i].priority()):
         row = rows[i]
         candidates = [
             j for j in dict.fromkeys(j for key in keys[i] for j in kept_by_key.get(key, ()))
-            if answer_key(rows[j].answer) == answer_key(row.answer)  # a band key may collide
+            if answers[j] == answers[i]  # a band key may collide
         ]
         best = process.extractOne(row.text, [rows[j].text for j in candidates], scorer=fuzz.ratio, score_cutoff=threshold) if candidates else None
         if best is not None:
