@@ -14,10 +14,18 @@ include: "rules/common.smk"
 wildcard_constraints:
     source="|".join(SOURCES),
     benchmark="|".join(BENCHMARKS),
+    model="|".join(MODELS) or "(?!)",
+    promptset="|".join(SAMPLING),
+    stage="stage1|stage2",
+    shard=r"\d+",
+    shards=r"\d+",
 
 
 include: "rules/data.smk"
 include: "rules/decontam.smk"
+include: "rules/models.smk"
+include: "rules/grading.smk"
+include: "rules/curriculum.smk"
 
 
 rule all:
@@ -25,4 +33,8 @@ rule all:
         "results/data/problems.parquet",
         "results/data/ledger.parquet",
         "results/decontam/matches.parquet",
+        "results/sft/stage1.parquet",
+        "results/sft/stage2.parquet",
+        "results/sft/funnel.parquet",
+        "results/sft/dataset_info.json",
     default_target: True

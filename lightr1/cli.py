@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable
 
@@ -26,6 +27,15 @@ def _tiny_world(args: argparse.Namespace) -> None:
     from lightr1.tiny.world import write_world
 
     write_world(args.out_dir, seed=args.seed, n_problems=args.n_problems)
+
+
+@command("tiny-model")
+def _tiny_model(args: argparse.Namespace) -> None:
+    from lightr1.tiny.model import train_base
+
+    # Unset options fall back to train_base's defaults: they live in one place.
+    given = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr}
+    train_base(args.out, seed=args.seed, form=args.prompt_form, force_think=args.force_think, **{k: v for k, v in given.items() if v is not None})
 
 
 @command("stage-source")
@@ -57,6 +67,13 @@ def _download(args: argparse.Namespace) -> None:
     download(args.hub, args.out, config=args.hub_config, split=args.split, revision=args.revision)
 
 
+@command("download-model")
+def _download_model(args: argparse.Namespace) -> None:
+    from lightr1.hub import download_model
+
+    download_model(args.hub, args.out, revision=args.revision)
+
+
 @command("decontaminate")
 def _decontaminate(args: argparse.Namespace) -> None:
     from lightr1.decontam import decontaminate_files
@@ -79,6 +96,124 @@ def _build_problems(args: argparse.Namespace) -> None:
     )
 
 
+@command("prompt-set")
+def _prompt_set(args: argparse.Namespace) -> None:
+    import polars as pl
+
+    from lightr1.grading import problems_prompt_set
+    from lightr1.io import read_table, write_table
+
+    problems = read_table(args.problems)
+    if args.teacher:  # only problems with a verified teacher response are worth grading
+        chosen = read_table(args.teacher).filter(pl.col("chosen").is_not_null()).select("problem_id")
+        problems = problems.join(chosen, on="problem_id", how="semi")
+    if args.subset:
+        problems = problems.join(read_table(args.subset).select("problem_id"), on="problem_id", how="semi")
+    write_table(problems_prompt_set(problems), args.out)
+
+
+@command("sample")
+def _sample(args: argparse.Namespace) -> None:
+    from lightr1.generation import Sampling, load_backend
+    from lightr1.generation.store import model_fingerprint, sample_prompts
+    from lightr1.grading import select_shard
+    from lightr1.io import read_table
+    from lightr1.prompts import make_prompts
+
+    options = json.loads(args.backend_options)
+    prompt_set = select_shard(read_table(args.prompts), args.shard, args.shards)
+    tokenizer = _tokenizer(args.model) if args.backend != "openai" or options.get("endpoint", "completions") == "completions" else None
+    prompts = make_prompts(tokenizer, zip(prompt_set["problem_id"], prompt_set["problem"]), args.prompt_form, args.force_think, args.seed)
+    sampling = Sampling(**json.loads(args.sampling), seed=args.seed)
+    sample_prompts(
+        lambda: load_backend(args.backend, args.model, options),
+        prompts,
+        sampling,
+        model_name=args.model_name,
+        fingerprint=model_fingerprint(args.model),
+        backend_name=args.backend,
+        work_dir=args.work_dir,
+        out=args.out,
+        batch_prompts=args.batch_prompts,
+    )
+
+
+def _tokenizer(model: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model)
+
+
+@command("score")
+def _score(args: argparse.Namespace) -> None:
+    from lightr1.grading import score_samples
+    from lightr1.io import read_table, write_table
+
+    scored = score_samples(
+        read_table(args.samples),
+        read_table(args.prompts),
+        workers=args.workers,
+        timeout=args.timeout,
+        whole_response=args.whole_response,
+        forced_think=args.forced_think,
+    )
+    write_table(scored, args.out)
+
+
+@command("pass-rates")
+def _pass_rates(args: argparse.Namespace) -> None:
+    import polars as pl
+
+    from lightr1.grading import check_complete, pass_rates
+    from lightr1.io import read_table, write_table
+
+    rates = pass_rates(pl.concat([read_table(path) for path in args.scored]), args.grader)
+    check_complete(rates, read_table(args.prompts), args.n)
+    write_table(rates, args.out)
+
+
+@command("teacher")
+def _teacher(args: argparse.Namespace) -> None:
+    import polars as pl
+
+    from lightr1.io import read_table, write_table
+    from lightr1.teacher import verify_teachers
+
+    samples = pl.concat([read_table(path) for path in args.samples]) if args.samples else None
+    write_table(verify_teachers(read_table(args.problems), samples, args.seed, workers=args.workers, timeout=args.timeout), args.out)
+
+
+@command("curriculum")
+def _curriculum(args: argparse.Namespace) -> None:
+    from lightr1 import curriculum
+    from lightr1.io import read_table, write_json, write_table
+
+    rates = read_table(args.pass_rates)
+    if args.stage == 1:
+        sft = curriculum.select_stage1(read_table(args.problems), read_table(args.teacher), rates, args.alpha)
+    else:
+        sft = curriculum.select_stage2(read_table(args.stage1), rates, args.alpha, args.mixed_teacher)
+    write_table(sft, args.out)
+    write_json(curriculum.sharegpt(sft), args.sharegpt)
+
+
+@command("funnel")
+def _funnel(args: argparse.Namespace) -> None:
+    from lightr1.curriculum import dataset_info, funnel
+    from lightr1.io import read_table, write_json, write_table
+
+    tables = {name: read_table(getattr(args, name)) for name in ("ledger", "problems", "teacher", "rates1", "stage1", "rates2", "stage2")}
+    write_table(funnel(**tables), args.out)
+    write_json(dataset_info(dict(item.split("=", 1) for item in args.dataset)), args.dataset_info)
+
+
+@command("verify")
+def _verify(args: argparse.Namespace) -> None:
+    from lightr1.verify import verify_file
+
+    verify_file(args.input, args.out, workers=args.workers, timeout=args.timeout, whole_response=args.whole_response, forced_think=args.forced_think)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lightr1", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +222,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-problems", type=int, default=400, help="distinct training problems before planting")
+
+    p = sub.add_parser("tiny-model", help="train the tiny world's base model (short answers, no long reasoning) and save it")
+    p.add_argument("--out", required=True, help="model folder to write (atomically)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: train_base's)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (warmup, then cosine to a tenth)")
+    p.add_argument("--prompt-form", default="light-r1", help="prompt form name or a template with {problem}, as grading will use")
+    p.add_argument("--force-think", action="store_true", help="prompts end in <think>\\n, as Light-R1 hard-codes")
 
     for name, what in (("stage-source", "training source"), ("stage-benchmark", "benchmark")):
         p = sub.add_parser(name, help=f"map a raw {what} file to the unified table, rejecting bad rows with a reason")
@@ -105,6 +249,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", default=None)
     p.add_argument("--out", required=True)
 
+    p = sub.add_parser("download-model", help="fetch a hub model repository into a local folder")
+    p.add_argument("--hub", required=True)
+    p.add_argument("--revision", default=None)
+    p.add_argument("--out", required=True)
+
     p = sub.add_parser("decontaminate", help="find training problems that copy benchmark problems")
     p.add_argument("--train", nargs="+", required=True, help="jsonl/parquet files with problem_id and problem")
     p.add_argument("--benchmarks", nargs="+", required=True, help="jsonl/parquet files with problem_id and problem")
@@ -120,11 +269,85 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--near-threshold", type=float, default=95.0, help="rapidfuzz ratio for near-duplicates (0 turns it off)")
     p.add_argument("--problems", required=True)
     p.add_argument("--ledger", required=True)
+    p = sub.add_parser("prompt-set", help="the problems a grader is asked, with their golds")
+    p.add_argument("--problems", required=True)
+    p.add_argument("--teacher", help="keep only problems with a verified teacher response in this table")
+    p.add_argument("--subset", help="keep only problems listed in this table")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("sample", help="sample a model on one shard of a prompt set (resumable)")
+    p.add_argument("--prompts", required=True, help="prompt set table")
+    p.add_argument("--model", required=True, help="model folder, or the served model's name for the openai backend")
+    p.add_argument("--model-name", required=True, help="the model's name in config, recorded in every row")
+    p.add_argument("--backend", required=True, choices=["hf", "vllm", "openai"])
+    p.add_argument("--backend-options", default="{}", help="backend options as a JSON object")
+    p.add_argument("--sampling", required=True, help='JSON: {"n", "temperature", "top_p", "max_tokens"}')
+    p.add_argument("--seed", type=int, required=True, help="run seed; per-prompt seeds derive from it")
+    p.add_argument("--prompt-form", required=True, help="named prompt form or a template with {problem}")
+    p.add_argument("--force-think", action="store_true", help="append <think> to the generation prompt")
+    p.add_argument("--shard", type=int, default=0)
+    p.add_argument("--shards", type=int, default=1)
+    p.add_argument("--batch-prompts", type=int, default=64, help="prompts per resumable batch")
+    p.add_argument("--work-dir", required=True, help="where finished batches are kept for resume")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("score", help="verify raw samples against their problems' golds")
+    p.add_argument("--samples", required=True)
+    p.add_argument("--prompts", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--whole-response", action="store_true", help="grade the whole response (Light-R1's protocol)")
+    p.add_argument("--forced-think", action="store_true", help="the prompt ended in <think>: an unclosed think has no answer")
+
+    p = sub.add_parser("pass-rates", help="per-problem pass rates from scored shards")
+    p.add_argument("--scored", nargs="+", required=True)
+    p.add_argument("--prompts", required=True, help="the prompt set: every problem must have --n samples")
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--grader", required=True)
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("teacher", help="verify teacher responses and choose one verified-correct response per problem")
+    p.add_argument("--problems", required=True)
+    p.add_argument("--samples", nargs="+", help="sample shards of a teacher model, added to the sources' responses")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("curriculum", help="select the SFT stage-1 or stage-2 problems")
+    p.add_argument("--stage", type=int, choices=[1, 2], required=True)
+    p.add_argument("--pass-rates", required=True)
+    p.add_argument("--alpha", type=float, required=True, help="keep problems with pass rate below this")
+    p.add_argument("--problems", help="stage 1: the problem table")
+    p.add_argument("--teacher", help="stage 1: the teacher table")
+    p.add_argument("--stage1", help="stage 2: the stage-1 table")
+    mixed = "stage 2: require teacher samples neither all right nor all wrong"
+    p.add_argument("--mixed-teacher", action=argparse.BooleanOptionalAction, default=True, help=mixed)
+    p.add_argument("--out", required=True)
+    p.add_argument("--sharegpt", required=True, help="Light-R1-SFTData-compatible ShareGPT JSON export")
+
+    p = sub.add_parser("funnel", help="problems surviving each filter, by source; LLaMA-Factory dataset_info.json")
+    for name in ("ledger", "problems", "teacher", "rates1", "stage1", "rates2", "stage2"):
+        p.add_argument(f"--{name}", required=True)
+    p.add_argument("--dataset", nargs="+", required=True, help="NAME=FILE of each ShareGPT export, for dataset_info.json")
+    p.add_argument("--dataset-info", required=True)
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("verify", help="judge responses against gold answers: rows {gold, response, kind?} in, + correct, extracted, reason out")
+    p.add_argument("input", help="rows with gold (a string or a list), response and optional kind (math or choice)")
+    p.add_argument("-o", "--out", required=True, help="output JSON lines (written atomically)")
+    p.add_argument("--workers", type=int, default=1, help="processes verifying at once")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds for math-verify on one answer before reason=timeout")
+    p.add_argument("--whole-response", action="store_true", help="search the whole response, ignoring think tags (Light-R1's evaluation)")
+    p.add_argument("--forced-think", action="store_true", help="prompts ended in <think>: a response without </think> has no answer")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    # Progress and resume notes go to stderr, which rules send to their log files.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         _COMMANDS[args.command](args)
     except Lightr1Error as err:

@@ -57,8 +57,9 @@ def _message(error: jsonschema.ValidationError) -> str:
         unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         keys = ", ".join(f"{where}.{key}" if error.absolute_path else key for key in unknown)
         return f"unknown config key {keys} (known here: {known})"
-    if error.validator == "oneOf":  # the schema's one oneOf: a file or a hub id
-        return f"{where}: give exactly one of `path` or `hub`"
+    keys = [option.get("required", [None])[0] for option in error.schema.get("oneOf", [])]
+    if error.validator == "oneOf" and all(keys):  # alternatives such as a path or a hub id
+        return f"{where}: give exactly one of " + " or ".join(f"`{key}`" for key in keys)
     return f"{where}: {error.message}"
 
 
@@ -79,4 +80,24 @@ def validate(config: dict[str, Any], schema: Mapping[str, Any] | None = None) ->
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ConfigError(f"config error: {section}: name {', '.join(repeated)} used more than once")
+    _check_models(config)
     return config
+
+
+def _check_models(config: dict[str, Any]) -> None:
+    """Model names are unique, every sampling block names a configured model, and a served
+    model (no local weights) is sampled through the openai backend."""
+    models = {}
+    for entry in config.get("models", []):
+        if entry["name"] in models:
+            raise ConfigError(f"config error: models: name {entry['name']} used more than once")
+        models[entry["name"]] = entry
+    blocks = {"grading.stage1": config.get("grading", {}).get("stage1"), "grading.stage2": config.get("grading", {}).get("stage2")}
+    blocks["teacher.sampling"] = config.get("teacher", {}).get("sampling")
+    for where, block in blocks.items():
+        if block and block["model"] not in models:
+            raise ConfigError(f"config error: {where}.model: {block['model']!r} is not a model in `models` (known: {', '.join(models) or 'none'})")
+    for entry in models.values():
+        backend = entry["backend"] or config["generation"]["backend"]
+        if "served" in entry and backend != "openai":
+            raise ConfigError(f"config error: models: {entry['name']} is `served` (no local weights), so its backend must be openai, not {backend}")

@@ -75,3 +75,70 @@ MATCHES = pl.Schema(
 
 def empty(schema: pl.Schema) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
+
+# results/prompts/{promptset}.parquet: what a model is asked, with the golds to score it by.
+PROMPT_SET = pl.Schema(
+    {
+        "problem_id": pl.String,
+        "problem": pl.String,
+        "answer": pl.List(pl.String),  # any match counts
+        "kind": pl.String,  # "math" or "choice"
+    }
+)
+
+# results/samples/{model}/{promptset}/shard-{i}-of-{k}.parquet: raw generations, unscored.
+SAMPLES = pl.Schema(
+    {
+        "problem_id": pl.String,
+        "sample": pl.Int64,
+        "response": pl.String,
+        "finish_reason": pl.String,  # "stop" or "length"
+        "tokens": pl.Int64,
+        "model": pl.String,
+        "fingerprint": pl.String,  # of the model's weights and tokenizer
+    }
+)
+
+# Scored samples: the verifier's verdict added to every sample.
+SCORED = pl.Schema({**SAMPLES, "correct": pl.Boolean, "extracted": pl.String, "reason": pl.String})
+
+# results/grading/{stage}/pass_rates.parquet: per problem, how often the grader solved it.
+PASS_RATES = pl.Schema(
+    {
+        "problem_id": pl.String,
+        "grader": pl.String,
+        "n": pl.Int64,
+        "correct": pl.Int64,
+        "pass_rate": pl.Float64,
+        "truncated": pl.Int64,  # samples cut at max_tokens
+    }
+)
+
+# results/teacher/teacher.parquet: per kept problem, its teacher responses verified and one
+# verified-correct response chosen at random (seeded); null where none is correct.
+TEACHER = pl.Schema(
+    {
+        "problem_id": pl.String,
+        "teacher_n": pl.Int64,
+        "teacher_correct": pl.Int64,
+        "chosen": pl.String,
+        "chosen_model": pl.String,
+    }
+)
+
+# results/sft/stage{1,2}.parquet: one training example per selected problem.
+SFT = pl.Schema(
+    {
+        "problem_id": pl.String,
+        "source": pl.String,
+        "problem": pl.String,
+        "answer": pl.String,
+        "response": pl.String,
+        "pass_rate": pl.Float64,
+        "teacher_n": pl.Int64,
+        "teacher_correct": pl.Int64,
+    }
+)
+
+# results/sft/funnel.parquet: how many problems survive each filter, by source.
+FUNNEL = pl.Schema({"step": pl.String, "source": pl.String, "problems": pl.Int64})

@@ -24,28 +24,37 @@ def problem_id(text: str) -> str:
 def last_boxed(text: str) -> str | None:
     """Content of the last `\\boxed{...}` / `\\fbox{...}` (nested braces matched) or of the
     `\\boxed 5` form; None when there is none or its braces never close."""
-    start = max(text.rfind(command) for command in _BOX_COMMANDS)
-    while start >= 0:
-        command = next(c for c in _BOX_COMMANDS if text.startswith(c, start))
-        content = _box_content(text, start + len(command))
+    found = {command: text.rfind(command) for command in _BOX_COMMANDS}
+    limit = len(text)  # an earlier box cannot close past a box that never closes
+    while True:
+        command = max(found, key=found.__getitem__)
+        start = found[command]
+        if start < 0:
+            return None
+        content = _box_content(text, start + len(command), limit)
         if content is not None:
             return content.strip()
-        start = max(text.rfind(c, 0, start) for c in _BOX_COMMANDS)
-    return None
+        if text.startswith("{", start + len(command)):
+            limit = start  # so the scans stay linear in the text, even with many unclosed boxes
+        found[command] = text.rfind(command, 0, start)
 
 
-def _box_content(text: str, pos: int) -> str | None:
+_SPACE_ARGUMENT = re.compile(r" +([^\s$]+)")
+_BRACES = re.compile(r"[{}]")
+
+
+def _box_content(text: str, pos: int, limit: int) -> str | None:
     if text.startswith(" ", pos):  # "\boxed 5": the argument runs to the next space or "$"
-        match = re.match(r" +([^\s$]+)", text[pos:])
+        match = _SPACE_ARGUMENT.match(text, pos)
         return match.group(1) if match else None
     if not text.startswith("{", pos):
         return None
     depth = 0
-    for end in range(pos, len(text)):
-        if text[end] == "{":
+    for brace in _BRACES.finditer(text, pos, limit):
+        if brace.group() == "{":
             depth += 1
-        elif text[end] == "}":
+        else:
             depth -= 1
             if depth == 0:
-                return text[pos + 1 : end]
+                return text[pos + 1 : brace.start()]
     return None

@@ -65,3 +65,80 @@ def decontam_modes():
     mode = config["decontam"]["mode"]
     others = [m for m in ("default", "light-r1") if m != mode]
     return [mode] + (others if config["decontam"]["compare_modes"] else [])
+
+
+# --- models and sampling ---------------------------------------------------------------------
+
+MODELS = {entry["name"]: entry for entry in config["models"]}
+
+# Prompt sets a model is sampled on, with their sampling blocks and shard counts.
+SAMPLING = {
+    "grade_stage1": config["grading"]["stage1"],
+    "grade_stage2": config["grading"]["stage2"],
+}
+SHARDS = {"grade_stage1": config["grading"]["shards"], "grade_stage2": config["grading"]["shards"]}
+if config["teacher"]["sampling"]:
+    SAMPLING["teacher"] = config["teacher"]["sampling"]
+    SHARDS["teacher"] = config["teacher"]["shards"]
+
+
+def model_path(name):
+    """A model's local folder (a path, or where its hub download lands), or a served name."""
+    entry = MODELS[name]
+    return entry.get("path") or entry.get("served") or f"resources/models/{name}"
+
+
+def model_input(name):
+    return [] if "served" in MODELS[name] else [model_path(name)]
+
+
+def backend_of(name):
+    return MODELS[name]["backend"] or config["generation"]["backend"]
+
+
+def backend_options(name):
+    """generation.{backend} overridden by the model's own options; rope scaling for local
+    engines, a request cache under work/ for servers."""
+    backend = backend_of(name)
+    options = {**config["generation"][backend], **MODELS[name]["options"]}
+    if backend in ("hf", "vllm") and config["generation"]["rope_scaling"]:
+        options.setdefault("rope_scaling", config["generation"]["rope_scaling"])
+    if backend == "openai":
+        options.setdefault("cache_dir", f"work/openai-cache/{name}")
+    return options
+
+
+def sample_files(promptset, folder="samples"):
+    """The shard files of a prompt set sampled by its configured model."""
+    block, shards = SAMPLING[promptset], SHARDS[promptset]
+    return [f"results/{folder}/{block['model']}/{promptset}/shard-{i}-of-{shards}.parquet" for i in range(shards)]
+
+
+def sample_args(wildcards):
+    block = SAMPLING[wildcards.promptset]
+    name = block["model"]
+    settings = {key: block[key] for key in ("n", "temperature", "top_p", "max_tokens")}
+    flags = cli_args(
+        model=model_path(name),
+        model_name=name,
+        backend=backend_of(name),
+        backend_options=json.dumps(backend_options(name)),
+        sampling=json.dumps(settings),
+        seed=config["seed"],
+        prompt_form=block["prompt_form"] or config["prompts"]["math"],
+        shard=wildcards.shard,
+        shards=wildcards.shards,
+        batch_prompts=config["generation"]["batch_prompts"],
+        work_dir=f"work/sample/{name}/{wildcards.promptset}/shard-{wildcards.shard}-of-{wildcards.shards}",
+    )
+    return flags + (" --force-think" if MODELS[name]["force_think"] else "")
+
+
+def verify_args(promptset=None):
+    """Verifier flags; for samples, `--forced-think` where the sampled model's prompt forced it."""
+    flags = cli_args(workers=config["verify"]["workers"], timeout=config["verify"]["timeout"])
+    if config["verify"]["whole_response"]:
+        flags += " --whole-response"
+    if promptset and MODELS[SAMPLING[promptset]["model"]]["force_think"]:
+        flags += " --forced-think"
+    return flags

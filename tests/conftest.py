@@ -27,3 +27,15 @@ def micro_world(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("micro")
     snakemake(workdir, "--configfile", str(ROOT / "tests" / "micro.yaml"))
     return workdir
+
+
+@pytest.fixture(scope="session")
+def untrained_model_dir(tmp_path_factory) -> Path:
+    """A saved, untrained tiny Qwen2 model folder (seconds to make): for backend plumbing
+    tests that need a real model but not a sensible one."""
+    from lightr1.tiny.model import make_model, make_tokenizer, save_model
+
+    out = tmp_path_factory.mktemp("models") / "untrained"
+    tokenizer = make_tokenizer()
+    save_model(make_model(tokenizer, seed=0), tokenizer, out)
+    return out

@@ -106,3 +106,28 @@ def test_decontaminate_command_on_files(micro_world, tmp_path):
     subprocess.run([lightr1, "decontaminate", "--train", str(train), "--benchmarks", *map(str, bench), "--out", str(out), "--mode", "light-r1"], check=True)
     matches = pl.read_ndjson(out)
     assert set(matches.columns) >= {"train_id", "benchmark_id", "method", "evidence"}
+
+
+def test_curriculum_files(micro_world):
+    results = micro_world / "results"
+    stage1 = pl.read_parquet(results / "sft/stage1.parquet")
+    stage2 = pl.read_parquet(results / "sft/stage2.parquet")
+    assert len(stage1) > 0 and len(stage2) > 0
+    assert set(stage2["problem_id"]) <= set(stage1["problem_id"])
+    assert (stage2["teacher_correct"] > 0).all() and (stage2["teacher_correct"] < stage2["teacher_n"]).all()
+    rates = pl.read_parquet(results / "grading/stage1/pass_rates.parquet")
+    assert (rates["n"] == 4).all() and set(stage1["problem_id"]) <= set(rates["problem_id"])
+    exported = json.loads((results / "sft/stage1.json").read_text())
+    assert len(exported) == len(stage1) and exported[0]["conversations"][1]["value"] == stage1["response"][0]
+    info = json.loads((results / "sft/dataset_info.json").read_text())
+    assert info["light_r1_stage2"]["file_name"] == "stage2.json"
+
+
+def test_funnel_accounts_for_every_raw_row(micro_world, ledger):
+    funnel = pl.read_parquet(micro_world / "results/sft/funnel.parquet")
+    steps = funnel["step"].unique(maintain_order=True).to_list()
+    assert steps[0] == "raw rows" and steps[-1] == "stage 2"
+    assert funnel.filter(pl.col("step") == "raw rows")["problems"].sum() == len(ledger)
+    for source, counts in funnel.group_by("source", maintain_order=True).agg("problems").iter_rows():
+        assert counts == sorted(counts, reverse=True), f"{source}: a later filter has more problems than an earlier one"
+

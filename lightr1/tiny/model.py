@@ -1,0 +1,246 @@
+"""The tiny world's base model: a ~1M-parameter Qwen2-architecture model with a character-level
+tokenizer and a Qwen-style chat template in which `<think>` and `</think>` are special tokens.
+Saved as a normal Hugging Face folder, so every stage loads it like a hub model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+END_OF_TURN = "<|im_end|>"
+PAD = "<|endoftext|>"
+START_OF_TURN = "<|im_start|>"
+THINK_TOKENS = ("<think>", "</think>")
+SPECIAL_TOKENS = (PAD, START_OF_TURN, END_OF_TURN, *THINK_TOKENS)
+
+# Qwen2.5's layout (<|im_start|>role\n...<|im_end|>\n) with {% generation %} markers around
+# assistant text, which TRL's assistant_only_loss needs; the end-of-turn token is inside them.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\\n' }}"
+    "{%- else -%}"
+    "{{ message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+)
+
+
+def make_tokenizer():
+    """Qwen2's own byte-level BPE tokenizer with no merges: one token per byte, so any text
+    round-trips (no unknown tokens) while the vocabulary stays small enough for a 1M model."""
+    from tokenizers import AddedToken, pre_tokenizers
+    from transformers import Qwen2Tokenizer
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {token: index for index, token in enumerate((*SPECIAL_TOKENS, *alphabet))}
+    tokenizer = Qwen2Tokenizer(
+        vocab=vocab,
+        merges=[],
+        eos_token=END_OF_TURN,
+        pad_token=PAD,
+        unk_token=PAD,
+        padding_side="left",
+        model_max_length=2048,
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": [AddedToken(token, special=True) for token in (START_OF_TURN, *THINK_TOKENS)]})
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def make_model(tokenizer, seed: int = 0, max_positions: int = 2048):
+    """An untrained Qwen2 model sized for a CPU: hidden 128, 4 layers, 4 heads (2 KV), tied
+    embeddings: about 1M parameters."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=512,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids(END_OF_TURN),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = config.eos_token_id
+    model.generation_config.pad_token_id = config.pad_token_id
+    return model
+
+
+def save_model(model, tokenizer, out_dir: str | os.PathLike, extra_json: Mapping[str, Any] | None = None) -> None:
+    """Save a model folder atomically: written beside the target, then renamed into place.
+    `extra_json` maps file names to objects written as JSON into the folder (e.g. a log)."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        for name, value in (extra_json or {}).items():
+            (staging / name).write_text(json.dumps(value, indent=1) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The base model: trained briefly to answer tersely, as an instruct model without long reasoning
+
+# Easy levels dominate, so that the base solves level 1 often and the rest rarely: pass rates
+# then spread across problems, which difficulty grading needs.
+BASE_LEVEL_WEIGHTS = {1: 0.4, 2: 0.2, 3: 0.15, 4: 0.15, 5: 0.1}
+BASE_STREAM = "lightr1-tiny-base"  # apart from the world's own streams ("lightr1-tiny/...")
+
+
+def base_response(problem, force_think: bool = False) -> str:
+    """A short answer, no `<think>`: the human-style one-line solution the real sets carry.
+    Where the prompt forces `<think>\\n`, the base closes it at once (an empty thought), so its
+    answers stay outside any thinking block."""
+    from lightr1.tiny.problems import short_solution
+
+    answer = short_solution(problem)
+    return "\n</think>\n\n" + answer if force_think else answer
+
+
+def base_examples(seed: int, count: int) -> list:
+    """`count` fresh training-vocabulary problems from a stream of the base's own (never the
+    benchmark vocabularies), levels drawn by BASE_LEVEL_WEIGHTS. They may by chance repeat a
+    world problem, as a real base model's pretraining may; never a benchmark one."""
+    import random
+
+    from lightr1.tiny.problems import TRAIN, make_problem
+
+    rng = random.Random(f"{BASE_STREAM}/{seed}")
+    levels, weights = list(BASE_LEVEL_WEIGHTS), list(BASE_LEVEL_WEIGHTS.values())
+    # One stream, level then problem: a longer run sees the shorter run's problems first.
+    return [make_problem(rng, rng.choices(levels, weights)[0], TRAIN) for _ in range(count)]
+
+
+def encode_example(tokenizer, problem, form: str, force_think: bool) -> tuple[list[int], list[int]]:
+    """Token ids and loss labels (-100 outside the response) of one problem, from the chat
+    template's assistant mask (the `{% generation %}` span: response and end-of-turn token).
+    A forced `<think>\\n` belongs to the prompt, as `lightr1.prompts.render` writes it, so it
+    is masked out too."""
+    from lightr1.prompts import THINK, messages
+
+    response = base_response(problem, force_think)
+    chat = [*messages(problem.text, form), {"role": "assistant", "content": THINK + response if force_think else response}]
+    encoded = tokenizer.apply_chat_template(chat, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    ids, mask = list(encoded["input_ids"]), list(encoded["assistant_masks"])
+    if force_think:
+        start = mask.index(1)
+        forced = len(tokenizer(THINK, add_special_tokens=False)["input_ids"])
+        mask[start : start + forced] = [0] * forced
+    return ids, [token if keep else -100 for token, keep in zip(ids, mask)]
+
+
+def pad_batch(examples: list[tuple[list[int], list[int]]], pad_id: int):
+    """Right-padded input ids, attention mask and labels (-100 on padding) as tensors."""
+    import torch
+
+    width = max(len(ids) for ids, _ in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)
+    attention = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (tokens, targets) in enumerate(examples):
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+        labels[row, : len(targets)] = torch.tensor(targets)
+        attention[row, : len(tokens)] = 1
+    return ids, attention, labels
+
+
+def lr_factor(step: int, steps: int, warmup: int) -> float:
+    """Linear warmup, then cosine decay to a tenth: a short run still ends on a small step."""
+    import math
+
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.1 + 0.45 * (1 + math.cos(math.pi * progress))
+
+
+def length_batches(lengths: list[int], batch_size: int, rng) -> list[list[int]]:
+    """Indices grouped into batches of similar length (little padding: on a CPU every padded
+    position costs as much as a real one), in a seeded random order."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def fit_base(
+    *,
+    seed: int = 0,
+    steps: int = 400,
+    batch_size: int = 16,
+    lr: float = 2e-3,
+    form: str = "light-r1",
+    force_think: bool = False,
+    progress: bool = True,
+):
+    """Train the untrained tiny model into the world's base: short answers to fresh problems,
+    loss on the response only, prompts in the pipeline's form. Returns (model, tokenizer, log)
+    with the settings and the loss per step in the log."""
+    import random
+    import time
+
+    import torch
+    from tqdm import tqdm
+
+    tokenizer = make_tokenizer()
+    model = make_model(tokenizer, seed=seed)
+    model.train()
+    examples = [encode_example(tokenizer, p, form, force_think) for p in base_examples(seed, steps * batch_size)]
+    batches = length_batches([len(ids) for ids, _ in examples], batch_size, random.Random(f"{BASE_STREAM}/{seed}/batches"))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps, max(1, steps // 20)))
+    losses: list[float] = []
+    start = time.monotonic()
+    bar = tqdm(batches, desc="tiny base", unit="step", disable=not progress)
+    for batch in bar:
+        ids, attention, labels = pad_batch([examples[i] for i in batch], tokenizer.pad_token_id)
+        loss = model(input_ids=ids, attention_mask=attention, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(round(loss.item(), 5))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    model.eval()
+    log = {
+        "seed": seed,
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "prompt_form": form,
+        "force_think": force_think,
+        "level_weights": BASE_LEVEL_WEIGHTS,
+        "seconds": round(time.monotonic() - start, 2),
+        "loss": losses,
+    }
+    return model, tokenizer, log
+
+
+def train_base(out_dir: str | os.PathLike, **settings) -> dict:
+    """`fit_base` with `settings`, then save the model folder atomically with the log in it as
+    `train_log.json`; returns the log."""
+    model, tokenizer, log = fit_base(**settings)
+    save_model(model, tokenizer, out_dir, extra_json={"train_log.json": log})
+    return log

@@ -1,0 +1,79 @@
+# Sampling is apart from scoring: raw samples are kept per model, prompt set and shard, and
+# scoring them is a separate cheap rule, so a verifier change re-scores without regenerating.
+
+
+rule grading_prompts_stage1:
+    input:
+        problems="results/data/problems.parquet",
+        teacher="results/teacher/teacher.parquet",
+        code=code("grading"),
+    output:
+        "results/prompts/grade_stage1.parquet",
+    log:
+        "logs/grading_prompts_stage1.log",
+    shell:
+        "{LIGHTR1} prompt-set --problems {input.problems} --teacher {input.teacher} --out {output} > {log} 2>&1"
+
+
+rule grading_prompts_stage2:
+    input:
+        problems="results/data/problems.parquet",
+        stage1="results/sft/stage1.parquet",
+        code=code("grading"),
+    output:
+        "results/prompts/grade_stage2.parquet",
+    log:
+        "logs/grading_prompts_stage2.log",
+    shell:
+        "{LIGHTR1} prompt-set --problems {input.problems} --subset {input.stage1} --out {output} > {log} 2>&1"
+
+
+rule sample:
+    input:
+        prompts="results/prompts/{promptset}.parquet",
+        model=lambda wc: model_input(SAMPLING[wc.promptset]["model"]),
+        code=lambda wc: code("generation.__init__", "generation.store", f"generation.{backend_of(SAMPLING[wc.promptset]['model'])}", "prompts", "grading"),
+    output:
+        "results/samples/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
+    params:
+        args=sample_args,
+    threads: 2
+    log:
+        "logs/sample/{model}/{promptset}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "benchmarks/sample/{model}/{promptset}/shard-{shard}-of-{shards}.tsv"
+    shell:
+        "{LIGHTR1} sample --prompts {input.prompts} {params.args} --out {output} > {log} 2>&1"
+
+
+rule score:
+    input:
+        samples="results/samples/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
+        prompts="results/prompts/{promptset}.parquet",
+        code=code("verify", "grading"),
+    output:
+        "results/scores/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
+    params:
+        args=lambda wc: verify_args(wc.promptset),
+    threads: config["verify"]["workers"]
+    log:
+        "logs/score/{model}/{promptset}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "benchmarks/score/{model}/{promptset}/shard-{shard}-of-{shards}.tsv"
+    shell:
+        "{LIGHTR1} score --samples {input.samples} --prompts {input.prompts} {params.args} --out {output} > {log} 2>&1"
+
+
+rule pass_rates:
+    input:
+        scored=lambda wc: sample_files(f"grade_{wc.stage}", folder="scores"),
+        prompts="results/prompts/grade_{stage}.parquet",
+        code=code("grading"),
+    output:
+        "results/grading/{stage}/pass_rates.parquet",
+    params:
+        args=lambda wc: cli_args(n=SAMPLING[f"grade_{wc.stage}"]["n"], grader=SAMPLING[f"grade_{wc.stage}"]["model"]),
+    log:
+        "logs/pass_rates/{stage}.log",
+    shell:
+        "{LIGHTR1} pass-rates --scored {input.scored} --prompts {input.prompts} {params.args} --out {output} > {log} 2>&1"

@@ -1,0 +1,37 @@
+# Models: the tiny world's base model is trained here; hub models are downloaded.
+
+# Compute nodes often lack internet: downloads run on the submitting node.
+localrules:
+    download_model,
+
+
+rule tiny_model:
+    input:
+        code("tiny.model", "tiny.problems", "prompts"),
+    output:
+        directory("resources/models/tiny_base"),
+    params:
+        args=cli_args(seed=config["seed"], prompt_form=config["prompts"]["math"], **config["tiny_world"]["base_model"]),
+    threads: 2
+    log:
+        "logs/tiny_model.log",
+    benchmark:
+        "benchmarks/tiny_model.tsv"
+    shell:
+        "{LIGHTR1} tiny-model --out {output} {params.args} > {log} 2>&1"
+
+
+rule download_model:
+    input:
+        code("hub"),
+    output:
+        directory("resources/models/{model}"),
+    params:
+        args=lambda wc: cli_args(hub=MODELS[wc.model]["hub"], revision=MODELS[wc.model]["revision"]),
+    log:
+        "logs/download_model/{model}.log",
+    shell:
+        "{LIGHTR1} download-model {params.args} --out {output} > {log} 2>&1"
+
+
+ruleorder: tiny_model > download_model
