@@ -8,11 +8,11 @@ one form, so every stage takes it from config by name (or as a custom string).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 
 from lightr1.errors import Lightr1Error
 from lightr1.generation import Prompt
+from lightr1.seeds import derived_seed
 
 THINK = "<think>\n"
 
@@ -54,9 +54,8 @@ def render(tokenizer, messages: Iterable[Mapping[str, str]], force_think: bool) 
 
 
 def prompt_seed(run_seed: int, key: str) -> int:
-    """A 63-bit seed from (run seed, key) via sha256: stable across processes and shards."""
-    digest = hashlib.sha256(f"lightr1-prompt/{run_seed}/{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
+    """A prompt's seed from (run seed, key): stable across processes and shards."""
+    return derived_seed(run_seed, "prompt", key)
 
 
 def make_prompts(tokenizer, rows: Iterable[tuple[str, str]], form: str, force_think: bool, run_seed: int) -> list[Prompt]:

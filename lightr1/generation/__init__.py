@@ -62,6 +62,23 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+def merged_rope_parameters(config, rope_scaling: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A configured rope scaling (e.g. {"rope_type": "yarn", "factor": 4.0}; "type" accepted
+    for "rope_type" as in older configs) merged over the model's own rope parameters (rope_theta
+    above all), and the positions the scaled model reaches."""
+    scaling = dict(rope_scaling)
+    if "type" in scaling:
+        scaling.setdefault("rope_type", scaling.pop("type"))
+    if "rope_type" not in scaling or "factor" not in scaling:
+        raise Lightr1Error(f"rope_scaling needs rope_type and factor, got {dict(rope_scaling)}")
+    current = dict(getattr(config, "rope_parameters", None) or {})
+    if "rope_theta" not in current and getattr(config, "rope_theta", None) is not None:
+        current["rope_theta"] = config.rope_theta
+    scaling.setdefault("original_max_position_embeddings", config.max_position_embeddings)
+    merged = {**current, **scaling}
+    return merged, int(int(merged["original_max_position_embeddings"]) * float(merged["factor"]))
+
+
 def load_backend(name: str, model: str, options: dict[str, Any] | None = None) -> Backend:
     """The backend `name` for `model` (a local Hugging Face folder, or what the server calls
     the model for `openai`), with backend-specific `options` from config."""

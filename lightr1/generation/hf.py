@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lightr1.errors import Lightr1Error
-from lightr1.generation import Completion, Prompt, Sampling
+from lightr1.generation import Completion, Prompt, Sampling, merged_rope_parameters
 from lightr1.prompts import check_context
 
 
@@ -40,16 +40,8 @@ def resolve_dtype(dtype: str, device: str):
 
 
 def apply_rope_scaling(config, rope_scaling: Mapping[str, Any]) -> None:
-    """Set a rope scaling (e.g. {"rope_type": "yarn", "factor": 4.0}) on a loaded config,
-    keeping the model's own rope_theta; "type" is accepted for "rope_type" as in older configs."""
-    scaling = dict(rope_scaling)
-    if "type" in scaling:
-        scaling.setdefault("rope_type", scaling.pop("type"))
-    if "rope_type" not in scaling or "factor" not in scaling:
-        raise Lightr1Error(f"rope_scaling needs rope_type and factor, got {dict(rope_scaling)}")
-    current = dict(getattr(config, "rope_parameters", None) or {})
-    scaling.setdefault("original_max_position_embeddings", config.max_position_embeddings)
-    config.rope_parameters = {**current, **scaling}
+    """Set a rope scaling on a loaded config (see merged_rope_parameters)."""
+    config.rope_parameters, _ = merged_rope_parameters(config, rope_scaling)
     config.standardize_rope_params()
     config.validate_rope()
 

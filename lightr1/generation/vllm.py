@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightr1.errors import Lightr1Error
-from lightr1.generation import Completion, Prompt, Sampling
+from lightr1.generation import Completion, Prompt, Sampling, merged_rope_parameters
 
 MISSING = (
     "the vllm generation backend needs vllm, which is not installed in this environment: vLLM pins "
@@ -42,7 +42,7 @@ class Backend:
         if rope_scaling:
             from transformers import AutoConfig
 
-            rope, positions = rope_parameters(AutoConfig.from_pretrained(model), rope_scaling)
+            rope, positions = merged_rope_parameters(AutoConfig.from_pretrained(model), rope_scaling)
             overrides = {"rope_parameters": rope}
             max_model_len = max_model_len or positions  # vLLM would derive it too, less visibly
         self._sampling_params = vllm.SamplingParams
@@ -111,20 +111,3 @@ def completions(prompts: Sequence[Prompt], outputs: Sequence[Any], n: int) -> li
                 raise Lightr1Error(f"vllm did not finish sample {o.index} of prompt {prompt.key!r} (finish_reason {o.finish_reason!r})")
             result.append(Completion(key=prompt.key, sample=o.index, text=o.text, finish_reason=o.finish_reason, tokens=len(o.token_ids)))
     return result
-
-
-def rope_parameters(config, rope_scaling: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-    """vLLM's `hf_overrides` replaces `rope_parameters` whole, so the model's own (rope_theta
-    above all) are merged under the scaling; returns them and the positions they reach.
-    "type" is accepted for "rope_type", as in older configs."""
-    scaling = dict(rope_scaling)
-    if "type" in scaling:
-        scaling.setdefault("rope_type", scaling.pop("type"))
-    if "rope_type" not in scaling or "factor" not in scaling:
-        raise Lightr1Error(f"rope_scaling needs rope_type and factor, got {dict(rope_scaling)}")
-    current = dict(getattr(config, "rope_parameters", None) or {})
-    if "rope_theta" not in current and getattr(config, "rope_theta", None) is not None:
-        current["rope_theta"] = config.rope_theta
-    scaling.setdefault("original_max_position_embeddings", config.max_position_embeddings)
-    merged = {**current, **scaling}
-    return merged, int(int(merged["original_max_position_embeddings"]) * float(merged["factor"]))
