@@ -19,6 +19,8 @@ wildcard_constraints:
     stage="stage1|stage2",
     shard=r"\d+",
     shards=r"\d+",
+    sft_stage="|".join(s for s in TRAIN if s.startswith("sft")) or "(?!)",
+    dpo_stage="|".join(s for s in TRAIN if s.startswith("dpo")) or "(?!)",
 
 
 include: "rules/data.smk"
@@ -26,6 +28,7 @@ include: "rules/decontam.smk"
 include: "rules/models.smk"
 include: "rules/grading.smk"
 include: "rules/curriculum.smk"
+include: "rules/train.smk"
 
 
 rule all:
@@ -37,4 +40,5 @@ rule all:
         "results/sft/stage2.parquet",
         "results/sft/funnel.parquet",
         "results/sft/dataset_info.json",
+        [checkpoint_dir(stage) for stage in TRAIN],
     default_target: True

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from lightr1.errors import Lightr1Error
 
@@ -207,6 +208,70 @@ def _funnel(args: argparse.Namespace) -> None:
     write_json(dataset_info(dict(item.split("=", 1) for item in args.dataset)), args.dataset_info)
 
 
+@command("train-sft")
+def _train_sft(args: argparse.Namespace) -> None:
+    from lightr1.train.sft import train_sft
+
+    train_sft(args.data, args.init, args.out, args.work_dir, json.loads(args.settings), form=args.prompt_form, force_think=args.force_think, seed=args.seed)
+
+
+@command("dpo-pairs")
+def _dpo_pairs(args: argparse.Namespace) -> None:
+    import polars as pl
+
+    from lightr1 import dpo
+    from lightr1.io import read_table, write_json, write_table
+
+    scored = pl.concat([read_table(path) for path in args.scored])
+    pairs = dpo.build_pairs(read_table(args.stage2), scored, args.rejected, args.seed, args.forced_think)
+    specials = dpo.special_tokens(args.special_tokens_from) if args.special_tokens_from else []
+    stripped = dpo.strip_rejected(pairs, specials)
+    for table, out, export in ((pairs, args.out, args.sharegpt), (stripped, args.out_v2, args.sharegpt_v2)):
+        write_table(table, out)
+        write_json(dpo.sharegpt_ranking(table), export)
+    names = {"light_r1_dpo": Path(args.sharegpt).name, "light_r1_dpo_v2": Path(args.sharegpt_v2).name}
+    write_json(dpo.ranking_dataset_info(names), args.dataset_info)
+    logging.getLogger("lightr1.dpo").info("%d pairs; rejected kinds %s; v2 strips %s", len(pairs), dict(pairs["rejected_kind"].value_counts().iter_rows()), specials)
+
+
+@command("train-dpo")
+def _train_dpo(args: argparse.Namespace) -> None:
+    from lightr1.train.dpo import train_dpo
+
+    train_dpo(args.data, args.init, args.out, args.work_dir, json.loads(args.settings), form=args.prompt_form, force_think=args.force_think, seed=args.seed)
+
+
+@command("grpo-prompts")
+def _grpo_prompts(args: argparse.Namespace) -> None:
+    import polars as pl
+
+    from lightr1.grading import check_complete, pass_rates
+    from lightr1.io import read_table, write_table
+    from lightr1.train.grpo import grpo_prompts
+
+    prompt_set = read_table(args.prompts)
+    rates = pass_rates(pl.concat([read_table(path) for path in args.scored]), args.model)
+    check_complete(rates, prompt_set, args.n)
+    selected = grpo_prompts(prompt_set, rates, args.low, args.high)
+    if args.max_prompts is not None and len(selected) > args.max_prompts:
+        selected = selected.sample(args.max_prompts, seed=args.seed).sort("problem_id")
+    write_table(selected, args.out)
+
+
+@command("train-grpo")
+def _train_grpo(args: argparse.Namespace) -> None:
+    from lightr1.train.grpo import train_grpo
+
+    train_grpo(args.data, args.init, args.out, args.work_dir, json.loads(args.settings), form=args.prompt_form, force_think=args.force_think, seed=args.seed)
+
+
+@command("merge")
+def _merge(args: argparse.Namespace) -> None:
+    from lightr1.merge import merge_models
+
+    merge_models(args.models, args.out, weights=args.weights, method=args.method, base_model=args.base_model, options=json.loads(args.options))
+
+
 @command("verify")
 def _verify(args: argparse.Namespace) -> None:
     from lightr1.verify import verify_file
@@ -333,6 +398,53 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", nargs="+", required=True, help="NAME=FILE of each ShareGPT export, for dataset_info.json")
     p.add_argument("--dataset-info", required=True)
     p.add_argument("--out", required=True)
+
+    p = sub.add_parser("dpo-pairs", help="semi-on-policy DPO pairs: teacher response vs a verified-wrong sample; v2 strips special tokens")
+    p.add_argument("--stage2", required=True, help="the stage-2 SFT table (problems and chosen responses)")
+    p.add_argument("--scored", nargs="+", required=True, help="scored sample shards of the DPO sampler")
+    p.add_argument("--rejected", nargs="+", required=True, choices=["wrong", "too_short", "too_long"], help="rejected kinds in order of preference")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--forced-think", action="store_true", help="the sampler's prompt ended in <think>: put it back in front of rejected samples")
+    p.add_argument("--special-tokens-from", help="model folder whose tokenizer's special tokens v2 strips")
+    for suffix in ("", "-v2"):
+        p.add_argument(f"--out{suffix}", required=True, help=f"pairs{suffix} table")
+        p.add_argument(f"--sharegpt{suffix}", required=True, help="LLaMA-Factory ShareGPT ranking export (Light-R1-DPOData)")
+    p.add_argument("--dataset-info", required=True, help="LLaMA-Factory dataset_info.json for the two exports")
+
+    p = sub.add_parser("grpo-prompts", help="GRPO's offline prompt selection: pass rates of the starting model, kept inside a window")
+    p.add_argument("--prompts", required=True, help="the prompt set that was sampled")
+    p.add_argument("--scored", nargs="+", required=True, help="its scored sample shards")
+    p.add_argument("--model", required=True, help="the sampled model's name")
+    p.add_argument("--n", type=int, required=True, help="samples per problem (checked)")
+    p.add_argument("--low", type=float, required=True)
+    p.add_argument("--high", type=float, required=True)
+    p.add_argument("--max-prompts", type=int, help="keep at most this many (a seeded random subset)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+
+    stages = (
+        ("sft", "SFT table: problem_id, problem, response"),
+        ("dpo", "pairs table: problem_id, problem, chosen, rejected"),
+        ("grpo", "selected prompts: problem_id, problem, answer"),
+    )
+    for kind, data in stages:
+        p = sub.add_parser(f"train-{kind}", help=f"{kind.upper()} one stage with TRL (resumable); publish the picked epoch's weights")
+        p.add_argument("--data", required=True, help=data)
+        p.add_argument("--init", required=True, help="model folder to start from")
+        p.add_argument("--out", required=True, help="model folder to write (the picked epoch, atomically)")
+        p.add_argument("--work-dir", required=True, help="resumable state and per-epoch weights")
+        p.add_argument("--settings", required=True, help="the stage's config block as JSON")
+        p.add_argument("--prompt-form", required=True, help="named prompt form or a template with {problem}")
+        p.add_argument("--force-think", action=argparse.BooleanOptionalAction, default=True, help="prompts end in <think>\\n, as Light-R1 trains")
+        p.add_argument("--seed", type=int, required=True)
+
+    p = sub.add_parser("merge", help="merge checkpoints with mergekit after checking they share architecture and tokenizer")
+    p.add_argument("--models", nargs="+", required=True, help="model folders")
+    p.add_argument("--weights", nargs="+", type=float, help="one per model (default: uniform)")
+    p.add_argument("--method", default="linear", choices=["linear", "ties", "dare_ties", "slerp"])
+    p.add_argument("--base-model", help="base for ties / dare_ties")
+    p.add_argument("--options", default="{}", help="mergekit options as JSON: dtype, density, t, seed")
+    p.add_argument("--out", required=True, help="model folder to write (atomically)")
 
     p = sub.add_parser("verify", help="judge responses against gold answers: rows {gold, response, kind?} in, + correct, extracted, reason out")
     p.add_argument("input", help="rows with gold (a string or a list), response and optional kind (math or choice)")

@@ -84,19 +84,89 @@ def validate(config: dict[str, Any], schema: Mapping[str, Any] | None = None) ->
     return config
 
 
+# Training stages in DAG order: a stage may start from a model or an earlier stage.
+TRAIN_STAGES = ("sft1", "sft2", "dpo", "dpo_v2", "merged", "grpo")
+
+
+def enabled_stages(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    train = config.get("train", {})
+    return {stage: train[stage] for stage in TRAIN_STAGES if stage in train and train[stage]["enabled"]}
+
+
+def stage_sources(block: Mapping[str, Any]) -> list[str]:
+    """The models or stages a stage's weights start from (a merge: all it merges)."""
+    if "init" in block:
+        return [block["init"]]
+    return [*block["models"], *([block["base_model"]] if block["base_model"] else [])]
+
+
+def _data_of(stage: str, stages: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Every data file a stage's weights depend on, through the stages it starts from."""
+    block = stages[stage]
+    data = {block["data"]} if "data" in block else ({"grpo"} if stage == "grpo" else set())
+    for source in stage_sources(block):
+        if source in stages:
+            data |= _data_of(source, stages)
+    return data
+
+
+def _check_stages(models: Mapping[str, Any], stages: Mapping[str, Mapping[str, Any]]) -> None:
+    for stage, block in stages.items():
+        if stage in models:
+            raise ConfigError(f"config error: models: name {stage} is a training stage's name; rename the model")
+        earlier = [*models, *(s for s in stages if TRAIN_STAGES.index(s) < TRAIN_STAGES.index(stage))]
+        key = "init" if "init" in block else "models"
+        for source in stage_sources(block):
+            if source not in earlier:
+                raise ConfigError(f"config error: train.{stage}.{key}: {source!r} is neither a model in `models` nor an earlier enabled stage (known: {', '.join(earlier) or 'none'})")
+        if block.get("pick_epoch") is not None and block["pick_epoch"] > block["epochs"]:
+            raise ConfigError(f"config error: train.{stage}.pick_epoch: {block['pick_epoch']} is past the last epoch ({block['epochs']})")
+        if stage == "merged" and block["weights"] is not None and len(block["weights"]) != len(block["models"]):
+            raise ConfigError(f"config error: train.merged.weights: {len(block['weights'])} weights for {len(block['models'])} models")
+
+
 def _check_models(config: dict[str, Any]) -> None:
-    """Model names are unique, every sampling block names a configured model, and a served
-    model (no local weights) is sampled through the openai backend."""
+    """Model names are unique, every sampling block names a configured model or an enabled
+    training stage (without a cycle), each stage starts from a model or an earlier stage, and
+    a served model (no local weights) is sampled through the openai backend."""
     models = {}
     for entry in config.get("models", []):
         if entry["name"] in models:
             raise ConfigError(f"config error: models: name {entry['name']} used more than once")
         models[entry["name"]] = entry
+    stages = enabled_stages(config)
+    _check_stages(models, stages)
+    named = [*models, *stages]
+    dpo_stages = [s for s in ("dpo", "dpo_v2") if s in stages]
+    if dpo_stages and not config.get("dpo", {}).get("sampling"):
+        raise ConfigError(f"config error: dpo.sampling: train.{dpo_stages[0]} is enabled, so its pairs need a model to sample (Light-R1: the SFT-stage-2 model)")
+    if "grpo" in stages and not config.get("grpo", {}).get("sampling"):
+        raise ConfigError("config error: grpo.sampling: train.grpo is enabled, so its prompt selection needs a model to sample (the model GRPO starts from)")
+    window = config.get("grpo", {}).get("window", [0, 1])
+    if window[0] > window[1]:
+        raise ConfigError(f"config error: grpo.window: low {window[0]} is above high {window[1]}")
     blocks = {"grading.stage1": config.get("grading", {}).get("stage1"), "grading.stage2": config.get("grading", {}).get("stage2")}
     blocks["teacher.sampling"] = config.get("teacher", {}).get("sampling")
+    # The pair and prompt-selection samplers only run (and are only checked) for enabled stages.
+    if dpo_stages:
+        blocks["dpo.sampling"] = config["dpo"]["sampling"]
+    if "grpo" in stages:
+        blocks["grpo.sampling"] = config["grpo"]["sampling"]
+    # Which data each sampling produces (directly or downstream): its model must not depend on it.
+    produces = {
+        "teacher.sampling": {"stage1", "stage2", "pairs", "pairs_v2"},
+        "grading.stage1": {"stage1", "stage2", "pairs", "pairs_v2"},
+        "grading.stage2": {"stage2", "pairs", "pairs_v2"},
+        "dpo.sampling": {"pairs", "pairs_v2"},
+        "grpo.sampling": {"grpo"},
+    }
     for where, block in blocks.items():
-        if block and block["model"] not in models:
-            raise ConfigError(f"config error: {where}.model: {block['model']!r} is not a model in `models` (known: {', '.join(models) or 'none'})")
+        if not block:
+            continue
+        if block["model"] not in named:
+            raise ConfigError(f"config error: {where}.model: {block['model']!r} is not a model in `models` or an enabled stage (known: {', '.join(named) or 'none'})")
+        if block["model"] in stages and _data_of(block["model"], stages) & produces[where]:
+            raise ConfigError(f"config error: {where}.model: {block['model']!r} is trained on data that this sampling produces (a cycle)")
     for entry in models.values():
         backend = entry["backend"] or config["generation"]["backend"]
         if "served" in entry and backend != "openai":

@@ -83,3 +83,11 @@ def check_context(prompt_tokens: Mapping[str, int], max_tokens: int, max_positio
         f"plus max_tokens {max_tokens} is {over[key] + max_tokens} > the model's {max_positions} positions; "
         f"set a rope scaling config (e.g. {{'rope_type': 'yarn', 'factor': 4.0}}) or {smaller}"
     )
+
+
+def completion_text(response: str, force_think: bool) -> str:
+    """The response as the model continues it: where the prompt already ends in the forced
+    `<think>\\n`, the response's own opening tag is dropped so it is not written twice."""
+    if force_think and response.lstrip().startswith(THINK.strip()):
+        return response.lstrip()[len(THINK.strip()) :].removeprefix("\n")
+    return response

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from lightr1.config import ConfigError, validate
+from lightr1.config import ConfigError, enabled_stages, validate
+from lightr1.seeds import derived_seed
 
 try:
     validate(config)
@@ -71,6 +72,28 @@ def decontam_modes():
 
 MODELS = {entry["name"]: entry for entry in config["models"]}
 
+# Enabled training stages; each is also a model (its checkpoint) that later rules can name.
+TRAIN = enabled_stages(config)
+
+
+def stage_force_think(stage):
+    """Whether a stage's prompts end in the forced <think>: SFT and DPO teach the format
+    (train.force_think); GRPO samples on-policy, so it keeps the format of the model it starts
+    from."""
+    if stage == "grpo":
+        return MODELS[TRAIN["grpo"]["init"]]["force_think"]
+    return config["train"]["force_think"]
+
+
+for _stage in TRAIN:  # in DAG order: a stage's init is in MODELS before the stage
+    MODELS[_stage] = {
+        "name": _stage,
+        "path": f"results/checkpoints/{_stage}",
+        "backend": None,
+        "force_think": stage_force_think(_stage),
+        "options": {},
+    }
+
 # Prompt sets a model is sampled on, with their sampling blocks and shard counts.
 SAMPLING = {
     "grade_stage1": config["grading"]["stage1"],
@@ -80,6 +103,12 @@ SHARDS = {"grade_stage1": config["grading"]["shards"], "grade_stage2": config["g
 if config["teacher"]["sampling"]:
     SAMPLING["teacher"] = config["teacher"]["sampling"]
     SHARDS["teacher"] = config["teacher"]["shards"]
+if "dpo" in TRAIN or "dpo_v2" in TRAIN:
+    SAMPLING["dpo"] = config["dpo"]["sampling"]
+    SHARDS["dpo"] = config["dpo"]["shards"]
+if "grpo" in TRAIN:
+    SAMPLING["grpo"] = config["grpo"]["sampling"]
+    SHARDS["grpo"] = config["grpo"]["shards"]
 
 
 def model_path(name):
@@ -141,4 +170,68 @@ def verify_args(promptset=None):
         flags += " --whole-response"
     if promptset and MODELS[SAMPLING[promptset]["model"]]["force_think"]:
         flags += " --forced-think"
+    return flags
+
+
+# --- training --------------------------------------------------------------------------------
+
+# torchrun takes the node count, node rank and rendezvous from SLURM's environment at run time
+# (one task per node starts it); the defaults make a single-node run work anywhere.
+TRAIN_LAUNCHERS = {
+    "python": LIGHTR1,
+    "torchrun": (
+        f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} torchrun"
+        " --nnodes ${SLURM_NNODES:-1} --node-rank ${SLURM_NODEID:-0}"
+        f" --nproc-per-node {config['train']['gpus_per_node']}"
+        " --master-addr ${MASTER_ADDR:-127.0.0.1} --master-port ${MASTER_PORT:-29500} -m lightr1"
+    ),
+}
+TRAIN_LAUNCH = TRAIN_LAUNCHERS[config["train"]["launcher"]]
+
+
+def checkpoint_dir(stage):
+    return f"results/checkpoints/{stage}"
+
+
+# What each stage's `data` key names.
+TRAIN_DATA = {
+    "stage1": "results/sft/stage1.parquet",
+    "stage2": "results/sft/stage2.parquet",
+    "pairs": "results/dpo/pairs.parquet",
+    "pairs_v2": "results/dpo/pairs_v2.parquet",
+    "grpo": "results/grpo/prompts.parquet",
+}
+
+
+def deepspeed_config(stage):
+    """The stage's DeepSpeed file, relative paths taken from the repository (shipped configs)."""
+    path = TRAIN[stage]["deepspeed"]
+    return [] if path is None else [str(Path(workflow.basedir, path))]
+
+
+def train_data(stage):
+    return TRAIN_DATA[TRAIN[stage].get("data", stage)]
+
+
+def train_args(stage):
+    block = TRAIN[stage]
+    settings = {key: value for key, value in block.items() if key not in ("enabled", "init", "data")}
+    settings["deepspeed"] = (deepspeed_config(stage) or [None])[0]
+    flags = cli_args(
+        init=model_path(block["init"]),
+        settings=json.dumps(settings),
+        prompt_form=config["prompts"]["math"],
+        seed=derived_seed(config["seed"], "train", stage),
+        work_dir=f"work/train/{stage}",
+    )
+    return flags + (" --force-think" if stage_force_think(stage) else " --no-force-think")
+
+
+def merge_args():
+    block = TRAIN["merged"]
+    flags = cli_args(method=block["method"], options=json.dumps(block["options"]))
+    if block["weights"]:
+        flags += " --weights " + " ".join(str(w) for w in block["weights"])
+    if block["base_model"]:
+        flags += " " + cli_args(base_model=model_path(block["base_model"]))
     return flags

@@ -26,7 +26,7 @@ def validated(**changes):
 
 
 def test_defaults_are_filled_in():
-    config = validate({key: DEFAULT[key] for key in ("sources", "benchmarks", "models", "grading")})
+    config = validate({key: DEFAULT[key] for key in ("sources", "benchmarks", "models", "grading", "train", "dpo", "grpo")})
     assert config["decontam"] == {"mode": "default", "ngram": 32, "compare_modes": True}
     assert config["sources"][0]["split"] == "train" and config["sources"][0]["options"] == {}
 
@@ -43,7 +43,18 @@ def test_defaults_are_filled_in():
         ({"benchmarks__0__name": "gpqa_tiny"}, "benchmarks: name gpqa_tiny used more than once"),
         ({"data__near_duplicate_threshold": 101}, "data.near_duplicate_threshold: 101 is greater than the maximum"),
         ({"models__0__hub": "Qwen/Qwen2.5-0.5B"}, "models[0]: give exactly one of `path` or `hub` or `served`"),
-        ({"grading__stage1__model": "qwen"}, "grading.stage1.model: 'qwen' is not a model in `models` (known: tiny_base)"),
+        ({"grading__stage1__model": "qwen"}, "grading.stage1.model: 'qwen' is not a model in `models` or an enabled stage (known: tiny_base, sft1"),
+        ({"grading__stage1__model": "sft1"}, "grading.stage1.model: 'sft1' is trained on data that this sampling produces (a cycle)"),
+        ({"grading__stage2__model": "sft2"}, "grading.stage2.model: 'sft2' is trained on data that this sampling produces (a cycle)"),
+        ({"dpo__sampling__model": "dpo"}, "dpo.sampling.model: 'dpo' is trained on data that this sampling produces (a cycle)"),
+        ({"dpo__sampling": None}, "dpo.sampling: train.dpo is enabled, so its pairs need a model to sample"),
+        ({"train__sft2__init": "dpo"}, "train.sft2.init: 'dpo' is neither a model in `models` nor an earlier enabled stage (known: tiny_base, sft1)"),
+        ({"train__sft1__data": "pairs"}, "train.sft1.data: 'pairs' is not one of"),
+        ({"train__sft1__pick_epoch": 9}, "train.sft1.pick_epoch: 9 is past the last epoch (4)"),
+        ({"train__dpo__loss_type": "nca"}, "train.dpo.loss_type: 'nca' is not one of"),
+        ({"train__merged__weights": [1, 2]}, "train.merged.weights: 2 weights for 3 models"),
+        ({"train__merged__models": ["sft2", "grpo_x"]}, "train.merged.models: 'grpo_x' is neither a model"),
+        ({"models__0__name": "sft1"}, "models: name sft1 is a training stage's name"),
         ({"grading__stage2__n": 0}, "grading.stage2.n: 0 is less than the minimum"),
         ({"models": [{"name": "tiny_base", "served": "r1"}]}, "models: tiny_base is `served` (no local weights), so its backend must be openai"),
     ],
@@ -75,10 +86,29 @@ def test_schema_adapter_names_match_the_registries():
     assert enum("benchmarks") == set(benchmarks.ADAPTERS)
 
 
-def test_recipe_overlay_is_valid():
-    config = copy.deepcopy(DEFAULT)
-    config.update(yaml.safe_load((ROOT / "recipes" / "light-r1-32b.yaml").read_text()))
-    validate(config)
+def overlay(base, extra):
+    """Snakemake's --configfile merge: mappings key by key, everything else replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        merged[key] = overlay(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def recipe_config(recipe):
+    """A recipe as users run it: the -ds recipes are overlays on the 32B one."""
+    layers = ["light-r1-32b.yaml"] + ([recipe] if recipe != "light-r1-32b.yaml" else [])
+    config = DEFAULT
+    for layer in layers:
+        config = overlay(config, yaml.safe_load((ROOT / "recipes" / layer).read_text()))
+    return validate(config)
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (ROOT / "recipes").glob("*.yaml")))
+def test_recipe_overlay_is_valid(recipe):
+    config = recipe_config(recipe)
+    for stage, block in config["train"].items():
+        if isinstance(block, dict) and block.get("enabled") and "lr" in block:
+            assert block["precision"] == "bf16", f"{recipe}: train.{stage} would inherit the tiny world's fp32"
 
 
 def test_cluster_envs_pin_what_pyproject_pins():

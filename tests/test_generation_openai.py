@@ -342,15 +342,15 @@ def test_cache_answers_repeated_requests(stub, tmp_path):
 
 
 def test_context_checked_before_sending(stub, untrained_model_dir):
-    backend = load_backend("openai", str(untrained_model_dir), {"base_url": stub.url, "max_model_len": 40})
-    long = prompts(1)[0]  # 35 tokens (bytes and special tokens), + 8 > 40
+    backend = load_backend("openai", str(untrained_model_dir), {"base_url": stub.url, "max_model_len": 30})
+    long = prompts(1)[0]  # 24 tokens, + 8 > 30
     with pytest.raises(Lightr1Error, match=r"do not fit the model's context.*'q0', has \d+ tokens"):
         backend.generate([long], Sampling(max_tokens=8))
     assert stub.requests == []
     short = Prompt(key="s", messages=({"role": "user", "content": "1+1"},), text="1+1=", seed=0)
     assert backend.generate([short], Sampling(max_tokens=8))[0].text == "ok"
     with pytest.raises(Lightr1Error, match="not a local model folder"):
-        load_backend("openai", "deepseek-reasoner", {"base_url": stub.url, "max_model_len": 40})
+        load_backend("openai", "deepseek-reasoner", {"base_url": stub.url, "max_model_len": 30})
 
 
 def test_bad_options_are_refused():

@@ -1,6 +1,9 @@
 """The tiny world end to end through the real Snakemake DAG (one shared micro run)."""
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,9 +81,27 @@ def test_rerun_has_nothing_to_do(micro_world):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_recipe_plans(tmp_path):
-    result = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "recipes" / "light-r1-32b.yaml"))
-    assert "download_source" in result.stdout and "build_problems" in result.stdout
+def planned_jobs(output: str) -> dict[str, int]:
+    """Snakemake's dry-run job stats table as {rule: count}."""
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+RECIPE_STAGES = {
+    # recipe: (train_sft, train_dpo, merge, train_grpo) jobs; the -ds recipes overlay the 32B one
+    "light-r1-32b.yaml": (2, 2, 1, 0),
+    "light-r1-7b-ds.yaml": (1, 0, 0, 0),
+    "light-r1-14b-ds.yaml": (1, 0, 0, 1),
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPE_STAGES))
+def test_recipe_plans_its_stages(tmp_path, recipe):
+    layers = [str(ROOT / "recipes" / name) for name in dict.fromkeys(["light-r1-32b.yaml", recipe])]
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "--configfile", *layers).stdout)
+    assert jobs["download_source"] == 9 and jobs["build_problems"] == 1 and jobs["sample"] >= 1024
+    stages = tuple(jobs.get(rule, 0) for rule in ("train_sft", "train_dpo", "merge", "train_grpo"))
+    assert stages == RECIPE_STAGES[recipe]
 
 
 def test_bad_config_stops_with_the_key(tmp_path):
@@ -131,3 +152,59 @@ def test_funnel_accounts_for_every_raw_row(micro_world, ledger):
     for source, counts in funnel.group_by("source", maintain_order=True).agg("problems").iter_rows():
         assert counts == sorted(counts, reverse=True), f"{source}: a later filter has more problems than an earlier one"
 
+
+
+def test_verifier_change_rescores_without_regenerating(micro_world, tmp_path):
+    """An edit to the verifier re-runs scoring; the sample jobs it re-plans (teacher choice
+    depends on the verifier too) find every prompt already sampled and generate nothing."""
+    world = tmp_path / "world"
+    shutil.copytree(micro_world, world, symlinks=True)  # copy2 keeps mtimes: the copy is up to date
+    samples = sorted((world / "results/samples").rglob("*.parquet"))
+    before = {path: pl.read_parquet(path) for path in samples}
+    scores = sorted((world / "results/scores").rglob("*.parquet"))
+    scored_at = {path: path.stat().st_mtime for path in scores}
+    module = ROOT / "lightr1" / "verify.py"
+    original, stamp = module.read_text(), module.stat()
+    try:
+        module.write_text(original + "\n# a verifier change\n")
+        snakemake(world, "results/grading/stage1/pass_rates.parquet", "--configfile", str(ROOT / "tests" / "micro.yaml"))
+    finally:
+        module.write_text(original)
+        os.utime(module, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert all(path.stat().st_mtime > scored_at[path] for path in scores if "grade_stage1" in str(path)), "scores were not recomputed"
+    for path, frame in before.items():
+        if "grade_stage1" in str(path):
+            assert pl.read_parquet(path).equals(frame)
+    logs = sorted((world / "logs/sample").rglob("*.log"))
+    assert logs and all(" 0 to generate" in log.read_text() for log in logs if "grade_stage1" in str(log))
+
+
+def test_every_training_stage_publishes_a_loadable_model(micro_world):
+    from transformers import AutoConfig, AutoTokenizer
+
+    for stage in ("sft1", "sft2", "dpo", "dpo_v2", "merged"):
+        folder = micro_world / "results/checkpoints" / stage
+        assert AutoConfig.from_pretrained(folder).model_type == "qwen2", stage
+        assert AutoTokenizer.from_pretrained(folder).chat_template, stage
+    log = json.loads((micro_world / "results/checkpoints/sft1/training_log.json").read_text())
+    assert log["picked"] == "epoch-2" and log["epochs"][-1]["eval_loss"] < log["epochs"][0]["eval_loss"]
+    merged = json.loads((micro_world / "results/checkpoints/merged/config.json").read_text())
+    assert merged["architectures"] == ["Qwen2ForCausalLM"] and (micro_world / "results/checkpoints/merged/merge_config.yaml").is_file()
+
+
+def test_stage2_is_graded_by_the_sft1_checkpoint(micro_world):
+    rates = pl.read_parquet(micro_world / "results/grading/stage2/pass_rates.parquet")
+    assert set(rates["grader"]) == {"sft1"}
+    assert list((micro_world / "results/samples/sft1/grade_stage2").glob("shard-*.parquet"))
+
+
+def test_dpo_pairs_and_their_exports(micro_world):
+    results = micro_world / "results/dpo"
+    pairs, stripped = pl.read_parquet(results / "pairs.parquet"), pl.read_parquet(results / "pairs_v2.parquet")
+    stage2 = pl.read_parquet(micro_world / "results/sft/stage2.parquet")
+    assert len(pairs) > 0 and set(pairs["problem_id"]) <= set(stage2["problem_id"])
+    assert pairs["rejected"].str.starts_with("<think>\n").all()  # the sampler's forced think, put back
+    assert not stripped["rejected"].str.contains("<think>|</think>|<\\|im_end\\|>").any()
+    exported = json.loads((results / "pairs.json").read_text())
+    assert len(exported) == len(pairs) and exported[0]["rejected"]["value"] == pairs["rejected"][0]
+    assert json.loads((results / "dataset_info.json").read_text())["light_r1_dpo_v2"]["ranking"] is True

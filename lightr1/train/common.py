@@ -1,0 +1,214 @@
+"""What every training stage shares: trainer arguments from a config block, weights saved per
+epoch beside one rolling resumable state, resume after a kill, and the picked epoch moved
+into the stage's output atomically with its training log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lightr1.errors import Lightr1Error
+from lightr1.seeds import derived_seed
+
+log = logging.getLogger(__name__)
+
+EPOCHS = "epochs"  # work/<stage>/epochs/epoch-<k>/: the weights (no optimizer) after each epoch
+STATE = "state"  # work/<stage>/state/checkpoint-<step>/: one rolling full state to resume from
+
+
+def trainer_arguments(settings: Mapping[str, Any], work_dir: str | os.PathLike, seed: int) -> dict[str, Any]:
+    """Keyword arguments shared by TRL's SFT, DPO and GRPO configs, from a stage's config
+    block. bf16 is set explicitly: TRL's configs default to it, which a CPU cannot run."""
+    precision = settings.get("precision", "fp32")
+    seed %= 2**32  # transformers seeds numpy, which takes 32-bit seeds only
+    return {
+        "output_dir": str(Path(work_dir) / STATE),
+        "seed": seed,
+        "data_seed": seed,
+        "learning_rate": settings["lr"],
+        "lr_scheduler_type": settings.get("scheduler", "cosine"),
+        # transformers 5 folds warmup_ratio into warmup_steps: a value below 1 is a fraction.
+        "warmup_steps": settings.get("warmup_ratio", 0.0),
+        "adam_beta1": settings.get("adam_beta1", 0.9),
+        "adam_beta2": settings.get("adam_beta2", 0.999),
+        "weight_decay": settings.get("weight_decay", 0.0),
+        "max_grad_norm": settings.get("max_grad_norm", 1.0),
+        "num_train_epochs": settings.get("epochs", 1),
+        "per_device_train_batch_size": settings["batch_size"],
+        "per_device_eval_batch_size": settings["batch_size"],
+        "gradient_accumulation_steps": settings.get("grad_accum", 1),
+        "activation_checkpointing": settings.get("gradient_checkpointing", False),
+        "bf16": precision == "bf16",
+        "fp16": False,
+        "deepspeed": settings.get("deepspeed"),
+        "save_strategy": "steps",
+        "save_steps": settings.get("save_steps", 100),
+        "save_total_limit": 1,
+        "logging_steps": settings.get("logging_steps", 1),
+        "logging_first_step": True,
+        "report_to": "none",
+        "disable_tqdm": False,
+        "dataloader_num_workers": 0,
+    }
+
+
+def held_out(examples: list[dict[str, Any]], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """A seeded split by problem id (stable when rows are added or reordered): (train, held out)."""
+    if fraction <= 0 or len(examples) < 2:
+        return examples, []
+    ranked = sorted(examples, key=lambda e: derived_seed(seed, "held-out", e["problem_id"]))
+    count = min(len(examples) - 1, max(1, round(fraction * len(examples))))
+    held = {e["problem_id"] for e in ranked[:count]}
+    return [e for e in examples if e["problem_id"] not in held], [e for e in examples if e["problem_id"] in held]
+
+
+def load_model(path: str | os.PathLike, settings: Mapping[str, Any]):
+    """The model to train, in the stage's precision and attention kernel."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch.bfloat16 if settings.get("precision", "fp32") == "bf16" else torch.float32
+    kwargs = {"dtype": dtype}
+    if settings.get("attn_implementation"):
+        kwargs["attn_implementation"] = settings["attn_implementation"]
+    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+
+
+def load_tokenizer(path: str | os.PathLike):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.chat_template is None:
+        raise Lightr1Error(f"{path}: the tokenizer has no chat template; training renders prompts with it")
+    return tokenizer
+
+
+def resume_point(work_dir: str | os.PathLike) -> str | None:
+    """The newest full state in the work folder, or None for a fresh start."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    state = Path(work_dir) / STATE
+    return get_last_checkpoint(str(state)) if state.is_dir() else None
+
+
+def _epoch_weights(trainer, work_dir: Path):
+    """A callback that saves the weights after every epoch into work/<stage>/epochs/epoch-<k>
+    (atomically: a kill mid-save leaves no half folder). Optimizer state is not kept per
+    epoch: for a 32B model it is hundreds of GB, so only the rolling resume state has it.
+    Saving goes through the trainer, which gathers ZeRO-3 shards."""
+    from transformers import TrainerCallback
+
+    epochs_dir = work_dir / EPOCHS
+
+    class EpochWeights(TrainerCallback):
+        def on_epoch_end(self, args, state, control, **kwargs):
+            epoch = round(state.epoch)
+            target = epochs_dir / f"epoch-{epoch}"
+            staging = epochs_dir / f".epoch-{epoch}.partial"
+            trainer.save_model(str(staging))
+            if state.is_world_process_zero:
+                shutil.rmtree(target, ignore_errors=True)
+                staging.rename(target)
+                log.info("epoch %d: weights saved to %s", epoch, target)
+
+    return EpochWeights()
+
+
+def train(trainer, work_dir: str | os.PathLike) -> None:
+    """Run the trainer with per-epoch weights, resuming from the last full state in the work
+    folder if there is one."""
+    trainer.add_callback(_epoch_weights(trainer, Path(work_dir)))
+    checkpoint = resume_point(work_dir)
+    if checkpoint:
+        log.info("resuming from %s", checkpoint)
+    else:
+        log.info("no checkpoint in %s: starting from the initial weights", Path(work_dir) / STATE)
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+
+def epoch_summary(log_history: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per epoch: the mean training loss logged during it and the held-out loss at its end."""
+    summary: dict[int, dict[str, Any]] = {}
+    for entry in log_history:
+        if "epoch" not in entry:
+            continue
+        if "eval_loss" in entry:
+            summary.setdefault(round(entry["epoch"]), {})["eval_loss"] = entry["eval_loss"]
+        elif "loss" in entry:
+            # A step logged at epoch 1.0 belongs to epoch 1: epochs count from 1, steps end them.
+            epoch = max(1, -int(-entry["epoch"] // 1))
+            summary.setdefault(epoch, {}).setdefault("losses", []).append(entry["loss"])
+    rows = []
+    for epoch in sorted(summary):
+        losses = summary[epoch].pop("losses", [])
+        rows.append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else None, **summary[epoch]})
+    return rows
+
+
+def pick_epoch(work_dir: str | os.PathLike, wanted: int | None) -> Path:
+    """The saved weights of the wanted epoch (None: the last one)."""
+    saved = {int(p.name.split("-")[1]): p for p in (Path(work_dir) / EPOCHS).glob("epoch-*")}
+    if not saved:
+        raise Lightr1Error(f"{Path(work_dir) / EPOCHS}: training saved no epoch weights")
+    epoch = max(saved) if wanted is None else wanted
+    if epoch not in saved:
+        raise Lightr1Error(f"epoch {epoch} was asked for, but only epochs {sorted(saved)} were saved in {Path(work_dir) / EPOCHS}")
+    return saved[epoch]
+
+
+def publish(weights: Path, out: str | os.PathLike, training_log: Mapping[str, Any], tables: Mapping[str, Any] | None = None) -> None:
+    """Copy the picked weights into the stage's output folder with its training log (and any
+    tables, by file name), in one rename at the end (a reader never sees a half-written model)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        shutil.copytree(weights, staging, dirs_exist_ok=True)
+        (staging / "training_log.json").write_text(json.dumps(training_log, indent=1) + "\n")
+        for name, table in (tables or {}).items():
+            table.write_parquet(staging / name)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def train_and_publish(
+    trainer,
+    *,
+    stage: str,
+    init: str | os.PathLike,
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    work_dir: str | os.PathLike,
+    settings: Mapping[str, Any],
+    tables: Callable[[list[dict[str, Any]]], Mapping[str, Any]] | None = None,
+) -> dict:
+    """Train (resuming), then publish the picked epoch with a log of settings, held-out loss by
+    epoch and the trainer's whole log history, plus the tables `tables` makes from that history
+    (e.g. GRPO's per-step metrics). Only the main process publishes."""
+    log.info("%s on %d examples (%d held out) from %s", stage, len(trainer.train_dataset), len(trainer.eval_dataset or []), init)
+    train(trainer, work_dir)
+    if not trainer.is_world_process_zero():
+        return {}
+    epochs = epoch_summary(trainer.state.log_history)
+    weights = pick_epoch(work_dir, settings.get("pick_epoch"))
+    training_log = {
+        "stage": stage,
+        "init": str(init),
+        "data": str(data),
+        "picked": weights.name,
+        "epochs": epochs,
+        "settings": dict(settings),
+        "log_history": trainer.state.log_history,
+    }
+    publish(weights, out, training_log, tables(trainer.state.log_history) if tables else None)
+    log.info("published %s as %s; held-out loss by epoch: %s", weights.name, out, [(e["epoch"], e.get("eval_loss")) for e in epochs])
+    return training_log

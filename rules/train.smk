@@ -1,0 +1,149 @@
+# Training stages. Each keeps its resumable state in work/train/{stage}/ (Snakemake deletes a
+# job's declared output before running it) and publishes the picked epoch at the end.
+
+
+rule train_sft:
+    input:
+        data=lambda wc: train_data(wc.sft_stage),
+        init=lambda wc: model_input(TRAIN[wc.sft_stage]["init"]),
+        deepspeed=lambda wc: deepspeed_config(wc.sft_stage),
+        code=code("train.common", "train.sft", "prompts"),
+    output:
+        directory("results/checkpoints/{sft_stage}"),
+    params:
+        args=lambda wc: train_args(wc.sft_stage),
+    threads: 2
+    log:
+        "logs/train/{sft_stage}.log",
+    benchmark:
+        "benchmarks/train/{sft_stage}.tsv"
+    shell:
+        "{TRAIN_LAUNCH} train-sft --data {input.data} {params.args} --out {output} > {log} 2>&1"
+
+
+rule dpo_prompts:
+    input:
+        problems="results/data/problems.parquet",
+        stage2="results/sft/stage2.parquet",
+        code=code("grading"),
+    output:
+        "results/prompts/dpo.parquet",
+    log:
+        "logs/dpo_prompts.log",
+    shell:
+        "{LIGHTR1} prompt-set --problems {input.problems} --subset {input.stage2} --out {output} > {log} 2>&1"
+
+
+rule dpo_pairs:
+    input:
+        stage2="results/sft/stage2.parquet",
+        scored=lambda wc: sample_files("dpo", folder="scores"),
+        sampler=lambda wc: model_input(SAMPLING["dpo"]["model"]),
+        code=code("dpo", "curriculum"),
+    output:
+        pairs="results/dpo/pairs.parquet",
+        pairs_v2="results/dpo/pairs_v2.parquet",
+        sharegpt="results/dpo/pairs.json",
+        sharegpt_v2="results/dpo/pairs_v2.json",
+        dataset_info="results/dpo/dataset_info.json",
+    params:
+        args=lambda wc, input: cli_args(seed=derived_seed(config["seed"], "dpo-pairs"), special_tokens_from=input.sampler[0] if input.sampler else None)
+        + " --rejected " + " ".join(config["dpo"]["rejected"])
+        + (" --forced-think" if MODELS[SAMPLING["dpo"]["model"]]["force_think"] else ""),
+    log:
+        "logs/dpo_pairs.log",
+    shell:
+        "{LIGHTR1} dpo-pairs --stage2 {input.stage2} --scored {input.scored} {params.args}"
+        " --out {output.pairs} --out-v2 {output.pairs_v2} --sharegpt {output.sharegpt} --sharegpt-v2 {output.sharegpt_v2}"
+        " --dataset-info {output.dataset_info} > {log} 2>&1"
+
+
+rule train_dpo:
+    input:
+        data=lambda wc: train_data(wc.dpo_stage),
+        init=lambda wc: model_input(TRAIN[wc.dpo_stage]["init"]),
+        deepspeed=lambda wc: deepspeed_config(wc.dpo_stage),
+        code=code("train.common", "train.dpo", "prompts"),
+    output:
+        directory("results/checkpoints/{dpo_stage}"),
+    params:
+        args=lambda wc: train_args(wc.dpo_stage),
+    threads: 2
+    log:
+        "logs/train/{dpo_stage}.log",
+    benchmark:
+        "benchmarks/train/{dpo_stage}.tsv"
+    shell:
+        "{TRAIN_LAUNCH} train-dpo --data {input.data} {params.args} --out {output} > {log} 2>&1"
+
+
+rule merge:
+    input:
+        models=lambda wc: [model_path(name) for name in TRAIN["merged"]["models"]],
+        base=lambda wc: model_input(TRAIN["merged"]["base_model"]) if TRAIN["merged"]["base_model"] else [],
+        code=code("merge"),
+    output:
+        directory("results/checkpoints/merged"),
+    params:
+        args=lambda wc: merge_args(),
+    threads: 2
+    log:
+        "logs/train/merged.log",
+    benchmark:
+        "benchmarks/train/merged.tsv"
+    shell:
+        "{LIGHTR1} merge --models {input.models} {params.args} --out {output} > {log} 2>&1"
+
+
+rule grpo_pool:
+    input:
+        problems="results/data/problems.parquet",
+        pool=lambda wc: TRAIN_DATA[config["grpo"]["pool"]],
+        code=code("grading"),
+    output:
+        "results/prompts/grpo.parquet",
+    log:
+        "logs/grpo_pool.log",
+    shell:
+        "{LIGHTR1} prompt-set --problems {input.problems} --subset {input.pool} --out {output} > {log} 2>&1"
+
+
+rule grpo_prompts:
+    input:
+        prompts="results/prompts/grpo.parquet",
+        scored=lambda wc: sample_files("grpo", folder="scores"),
+        code=code("grading", "train.grpo"),
+    output:
+        "results/grpo/prompts.parquet",
+    params:
+        args=lambda wc: cli_args(
+            model=SAMPLING["grpo"]["model"],
+            n=SAMPLING["grpo"]["n"],
+            low=config["grpo"]["window"][0],
+            high=config["grpo"]["window"][1],
+            max_prompts=config["grpo"]["max_prompts"],
+            seed=derived_seed(config["seed"], "grpo-prompts"),
+        ),
+    log:
+        "logs/grpo_prompts.log",
+    shell:
+        "{LIGHTR1} grpo-prompts --prompts {input.prompts} --scored {input.scored} {params.args} --out {output} > {log} 2>&1"
+
+
+rule train_grpo:
+    input:
+        data=lambda wc: train_data("grpo"),
+        init=lambda wc: model_input(TRAIN["grpo"]["init"]),
+        deepspeed=lambda wc: deepspeed_config("grpo"),
+        code=code("train.common", "train.grpo", "prompts", "verify"),
+    output:
+        directory("results/checkpoints/grpo"),
+    params:
+        args=lambda wc: train_args("grpo"),
+    threads: 2
+    log:
+        "logs/train/grpo.log",
+    benchmark:
+        "benchmarks/train/grpo.tsv"
+    shell:
+        "{TRAIN_LAUNCH} train-grpo --data {input.data} {params.args} --out {output} > {log} 2>&1"

@@ -1,0 +1,150 @@
+"""SFT on TRL's SFTTrainer with the tiny model: the training text, the loss mask, per-epoch
+weights with held-out loss, and resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from lightr1.prompts import completion_text, messages, render
+from lightr1.tiny.problems import TRAIN, make_problem, teacher_trace
+from lightr1.train.common import held_out
+from lightr1.train.sft import build_trainer
+
+FORM = "deepseek-r1"
+SETTINGS = {"lr": 2e-3, "epochs": 2, "batch_size": 4, "cutoff": 1024, "eval_fraction": 0.25, "save_steps": 2, "warmup_ratio": 0.0}
+
+
+def sft_table(count: int, seed: int = 0) -> pl.DataFrame:
+    rng = random.Random(seed)
+    problems = [make_problem(rng, 1 + i % 3, TRAIN) for i in range(count)]
+    return pl.DataFrame(
+        {"problem_id": [f"p{i}" for i in range(count)], "problem": [p.text for p in problems], "response": [teacher_trace(p, rng) for p in problems]}
+    )
+
+
+def test_completion_drops_the_opening_tag_only_when_the_prompt_forces_it():
+    assert completion_text("<think>\nwork\n</think>\n\n\\boxed{1}", force_think=True) == "work\n</think>\n\n\\boxed{1}"
+    assert completion_text("<think>\nwork\n</think>\n\n\\boxed{1}", force_think=False).startswith("<think>\nwork")
+    assert completion_text("\\boxed{1}", force_think=True) == "\\boxed{1}"
+
+
+def test_held_out_split_is_seeded_by_problem_and_never_empty_or_total():
+    rows = [{"problem_id": f"p{i}"} for i in range(40)]
+    train, held = held_out(rows, 0.1, seed=3)
+    assert len(held) == 4 and len(train) == 36
+    again = held_out(list(reversed(rows)), 0.1, seed=3)[1]
+    assert {r["problem_id"] for r in again} == {r["problem_id"] for r in held}
+    assert held_out(rows[:2], 0.01, seed=3)[1] and held_out(rows[:2], 0.99, seed=3)[0]
+    assert held_out(rows, 0.0, seed=3) == (rows, [])
+
+
+def test_training_text_is_the_rendered_prompt_plus_the_response(untrained_model_dir, tmp_path):
+    table = sft_table(6)
+    trainer = build_trainer(table, untrained_model_dir, tmp_path / "work", SETTINGS, form=FORM, force_think=True, seed=0)
+    tokenizer = trainer.processing_class
+    by_text = {render(tokenizer, messages(p, FORM), True): r for p, r in table.select("problem", "response").iter_rows()}
+    assert len(trainer.train_dataset) + len(trainer.eval_dataset) == 6
+    for row in trainer.train_dataset:
+        ids, labels = row["input_ids"], row["labels"]
+        start = next(i for i, label in enumerate(labels) if label != -100)
+        prompt = tokenizer.decode(ids[:start])
+        assert prompt.endswith("<|im_start|>assistant\n<think>\n")  # the forced think is prompt
+        response = by_text[prompt]
+        assert tokenizer.decode(ids[start:]) == response.removeprefix("<think>\n") + "<|im_end|>"
+        assert labels[start:] == ids[start:] and ids[-1] == tokenizer.convert_tokens_to_ids("<|im_end|>")  # end of turn is learnt
+
+
+@pytest.fixture(scope="module")
+def trained(untrained_model_dir, tmp_path_factory):
+    """One short SFT run through the CLI (2 epochs), shared by the tests below."""
+    root = tmp_path_factory.mktemp("sft")
+    sft_table(24).write_parquet(root / "data.parquet")
+    result = run_cli(root, untrained_model_dir, SETTINGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, result.stderr
+
+
+def run_cli(root: Path, init: Path, settings: dict, popen: bool = False):
+    command = [
+        sys.executable,
+        "-m",
+        "lightr1",
+        "train-sft",
+        "--data",
+        str(root / "data.parquet"),
+        "--init",
+        str(init),
+        "--out",
+        str(root / "out"),
+        "--work-dir",
+        str(root / "work"),
+    ]
+    command += ["--settings", json.dumps(settings), "--prompt-form", FORM, "--seed", "7"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if popen:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+def test_sft_writes_a_loadable_model_with_per_epoch_held_out_loss(trained):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root, _ = trained
+    out = root / "out"
+    AutoModelForCausalLM.from_pretrained(out)
+    assert AutoTokenizer.from_pretrained(out).chat_template
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["picked"] == "epoch-2" and [e["epoch"] for e in log["epochs"]] == [1, 2]
+    assert log["epochs"][1]["eval_loss"] < log["epochs"][0]["eval_loss"]  # training lowers held-out loss
+    assert sorted(p.name for p in (root / "work/epochs").iterdir()) == ["epoch-1", "epoch-2"]
+    assert len(list((root / "work/state").glob("checkpoint-*"))) == 1  # one rolling full state
+
+
+def test_pick_epoch_publishes_that_epochs_weights(trained, tmp_path):
+    from lightr1.train.common import pick_epoch, publish
+
+    root, _ = trained
+    publish(pick_epoch(root / "work", 1), tmp_path / "first", {"picked": "epoch-1"})
+    first = (tmp_path / "first/model.safetensors").read_bytes()
+    assert first == (root / "work/epochs/epoch-1/model.safetensors").read_bytes() != (root / "out/model.safetensors").read_bytes()
+    with pytest.raises(Exception, match="only epochs"):
+        pick_epoch(root / "work", 5)
+
+
+def test_killed_sft_resumes_from_its_last_checkpoint(untrained_model_dir, tmp_path):
+    """Killed after its first epoch, the job resumes from the rolling state: epoch 1 is not
+    trained again (its weights stay untouched) and the step count ends where one run would."""
+    sft_table(24).write_parquet(tmp_path / "data.parquet")
+    settings = {**SETTINGS, "epochs": 3}  # 18 training rows, batch 4: 5 steps an epoch, 15 in all
+    process = run_cli(tmp_path, untrained_model_dir, settings, popen=True)
+    state = tmp_path / "work/state"
+
+    def saved_steps():
+        return [int(p.parent.name.split("-")[1]) for p in state.glob("checkpoint-*/trainer_state.json")]
+
+    deadline = time.time() + 300
+    while max(saved_steps(), default=0) < 6 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # let the save finish
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "out").exists() and 6 <= max(saved_steps()) < 15
+    epoch1 = tmp_path / "work/epochs/epoch-1/model.safetensors"
+    written = epoch1.stat().st_mtime_ns
+    result = run_cli(tmp_path, untrained_model_dir, settings)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"resuming from {state}/checkpoint-" in result.stderr
+    assert epoch1.stat().st_mtime_ns == written
+    log = json.loads((tmp_path / "out/training_log.json").read_text())
+    assert [e["epoch"] for e in log["epochs"]] == [1, 2, 3]
+    assert max(entry["step"] for entry in log["log_history"]) == 15
