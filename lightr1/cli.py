@@ -208,13 +208,6 @@ def _funnel(args: argparse.Namespace) -> None:
     write_json(dataset_info(dict(item.split("=", 1) for item in args.dataset)), args.dataset_info)
 
 
-@command("train-sft")
-def _train_sft(args: argparse.Namespace) -> None:
-    from lightr1.train.sft import train_sft
-
-    train_sft(args.data, args.init, args.out, args.work_dir, json.loads(args.settings), form=args.prompt_form, force_think=args.force_think, seed=args.seed)
-
-
 @command("dpo-pairs")
 def _dpo_pairs(args: argparse.Namespace) -> None:
     import polars as pl
@@ -234,13 +227,6 @@ def _dpo_pairs(args: argparse.Namespace) -> None:
     logging.getLogger("lightr1.dpo").info("%d pairs; rejected kinds %s; v2 strips %s", len(pairs), dict(pairs["rejected_kind"].value_counts().iter_rows()), specials)
 
 
-@command("train-dpo")
-def _train_dpo(args: argparse.Namespace) -> None:
-    from lightr1.train.dpo import train_dpo
-
-    train_dpo(args.data, args.init, args.out, args.work_dir, json.loads(args.settings), form=args.prompt_form, force_think=args.force_think, seed=args.seed)
-
-
 @command("grpo-prompts")
 def _grpo_prompts(args: argparse.Namespace) -> None:
     import polars as pl
@@ -258,11 +244,17 @@ def _grpo_prompts(args: argparse.Namespace) -> None:
     write_table(selected, args.out)
 
 
-@command("train-grpo")
-def _train_grpo(args: argparse.Namespace) -> None:
-    from lightr1.train.grpo import train_grpo
+def _train(args: argparse.Namespace) -> None:
+    """train-sft, train-dpo, train-grpo: lightr1.train.{kind}.train_{kind} with the same flags."""
+    import importlib
 
-    train_grpo(args.data, args.init, args.out, args.work_dir, json.loads(args.settings), form=args.prompt_form, force_think=args.force_think, seed=args.seed)
+    kind = args.command.removeprefix("train-")
+    train = getattr(importlib.import_module(f"lightr1.train.{kind}"), f"train_{kind}")
+    train(args.data, args.init, args.out, args.work_dir, json.loads(args.settings), form=args.prompt_form, force_think=args.force_think, seed=args.seed)
+
+
+for _kind in ("sft", "dpo", "grpo"):
+    command(f"train-{_kind}")(_train)
 
 
 @command("merge")

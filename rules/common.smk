@@ -72,6 +72,10 @@ def decontam_modes():
 
 MODELS = {entry["name"]: entry for entry in config["models"]}
 
+def checkpoint_dir(stage):
+    return f"results/checkpoints/{stage}"
+
+
 # Enabled training stages; each is also a model (its checkpoint) that later rules can name.
 TRAIN = enabled_stages(config)
 
@@ -88,7 +92,7 @@ def stage_force_think(stage):
 for _stage in TRAIN:  # in DAG order: a stage's init is in MODELS before the stage
     MODELS[_stage] = {
         "name": _stage,
-        "path": f"results/checkpoints/{_stage}",
+        "path": checkpoint_dir(_stage),
         "backend": None,
         "force_think": stage_force_think(_stage),
         "options": {},
@@ -187,10 +191,6 @@ TRAIN_LAUNCHERS = {
     ),
 }
 TRAIN_LAUNCH = TRAIN_LAUNCHERS[config["train"]["launcher"]]
-
-
-def checkpoint_dir(stage):
-    return f"results/checkpoints/{stage}"
 
 
 # What each stage's `data` key names.

@@ -68,6 +68,16 @@ def held_out(examples: list[dict[str, Any]], fraction: float, seed: int) -> tupl
     return [e for e in examples if e["problem_id"] not in held], [e for e in examples if e["problem_id"] in held]
 
 
+def datasets(examples: list[dict[str, Any]], fraction: float, seed: int):
+    """Training and held-out datasets (None when nothing is held out) from examples keyed by
+    `problem_id`, split by `held_out`; the id is dropped, trainers need only the text."""
+    from datasets import Dataset
+
+    train_rows, eval_rows = held_out(examples, fraction, seed)
+    train_set = Dataset.from_list(train_rows).remove_columns(["problem_id"])
+    return train_set, Dataset.from_list(eval_rows).remove_columns(["problem_id"]) if eval_rows else None
+
+
 def load_model(path: str | os.PathLike, settings: Mapping[str, Any]):
     """The model to train, in the stage's precision and attention kernel."""
     import torch

@@ -74,20 +74,19 @@ def build_trainer(
     pairs: pl.DataFrame, init: str | os.PathLike, work_dir: str | os.PathLike, settings: Mapping[str, Any], *, form: str, force_think: bool, seed: int
 ):
     """The DPOTrainer for one stage (not yet run). The reference model is the initial policy."""
-    from datasets import Dataset
     from trl import DPOTrainer
 
-    from lightr1.train.common import held_out, load_model, load_tokenizer
+    from lightr1.train.common import datasets, load_model, load_tokenizer
 
     if pairs.is_empty():
         raise Lightr1Error("the DPO pairs table has no rows: nothing to train on")
     tokenizer = load_tokenizer(init)
-    train_rows, eval_rows = held_out(dpo_examples(pairs, tokenizer, form, force_think), settings.get("eval_fraction", 0.0), seed)
+    train_set, eval_set = datasets(dpo_examples(pairs, tokenizer, form, force_think), settings.get("eval_fraction", 0.0), seed)
     return DPOTrainer(
         model=load_model(init, settings),
-        args=dpo_config(settings, work_dir, seed, bool(eval_rows)),
-        train_dataset=Dataset.from_list(train_rows).remove_columns(["problem_id"]),
-        eval_dataset=Dataset.from_list(eval_rows).remove_columns(["problem_id"]) if eval_rows else None,
+        args=dpo_config(settings, work_dir, seed, eval_set is not None),
+        train_dataset=train_set,
+        eval_dataset=eval_set,
         processing_class=tokenizer,
     )
 

@@ -43,21 +43,19 @@ def build_trainer(
     data: pl.DataFrame, init: str | os.PathLike, work_dir: str | os.PathLike, settings: Mapping[str, Any], *, form: str, force_think: bool, seed: int
 ):
     """The SFTTrainer for one stage (not yet run): tests inspect its tokenised dataset."""
-    from datasets import Dataset
     from trl import SFTTrainer
 
-    from lightr1.train.common import held_out, load_model, load_tokenizer
+    from lightr1.train.common import datasets, load_model, load_tokenizer
 
     if data.is_empty():
         raise Lightr1Error("the SFT data has no rows: nothing to train on")
     tokenizer = load_tokenizer(init)
-    train_rows, eval_rows = held_out(sft_examples(data, tokenizer, form, force_think), settings.get("eval_fraction", 0.0), seed)
-    drop = ["problem_id"]
+    train_set, eval_set = datasets(sft_examples(data, tokenizer, form, force_think), settings.get("eval_fraction", 0.0), seed)
     return SFTTrainer(
         model=load_model(init, settings),
-        args=sft_config(settings, work_dir, seed, bool(eval_rows)),
-        train_dataset=Dataset.from_list(train_rows).remove_columns(drop),
-        eval_dataset=Dataset.from_list(eval_rows).remove_columns(drop) if eval_rows else None,
+        args=sft_config(settings, work_dir, seed, eval_set is not None),
+        train_dataset=train_set,
+        eval_dataset=eval_set,
         processing_class=tokenizer,
     )
 
