@@ -142,3 +142,49 @@ SFT = pl.Schema(
 
 # results/sft/funnel.parquet: how many problems survive each filter, by source.
 FUNNEL = pl.Schema({"step": pl.String, "source": pl.String, "problems": pl.Int64})
+
+# results/eval/{model}/{benchmark}.parquet: every evaluation sample with its verdict.
+EVAL_SAMPLES = pl.Schema({**SCORED, "benchmark": pl.String})
+
+PASS_AT_K = pl.Struct({"k": pl.Int64, "value": pl.Float64})
+
+# results/eval/metrics.parquet: one row per model x benchmark. `order` is the model's place in
+# the evaluation order (base models, then training stages in DAG order). Token statistics are
+# null where no response is correct (or none wrong); `warning` is null when all is well.
+METRICS = pl.Schema(
+    {
+        "model": pl.String,
+        "benchmark": pl.String,
+        "order": pl.Int64,
+        "problems": pl.Int64,
+        "n": pl.Int64,  # samples per problem
+        "pass1": pl.Float64,  # pass@1 averaged over the n samples
+        "ci_low": pl.Float64,  # bootstrap interval of pass1 over problems and samples
+        "ci_high": pl.Float64,
+        "confidence": pl.Float64,
+        "run_std": pl.Float64,  # standard deviation of accuracy across the n runs
+        "pass_at_k": pl.List(PASS_AT_K),  # unbiased pass@k, k = 1, 2, 4, ... <= n
+        "cons": pl.Float64,  # cons@n: majority vote over extracted answers
+        "truncated": pl.Float64,  # share of samples cut at max_tokens
+        "tokens_mean_correct": pl.Float64,
+        "tokens_median_correct": pl.Float64,
+        "tokens_mean_wrong": pl.Float64,
+        "tokens_median_wrong": pl.Float64,
+        "warning": pl.String,
+    }
+)
+
+# results/eval/comparisons.parquet: a model against the model it was trained from, per
+# benchmark: paired bootstrap over problems of the difference in pass1.
+COMPARISONS = pl.Schema(
+    {
+        "benchmark": pl.String,
+        "model": pl.String,
+        "reference": pl.String,
+        "diff": pl.Float64,  # pass1(model) - pass1(reference)
+        "ci_low": pl.Float64,
+        "ci_high": pl.Float64,
+        "p_value": pl.Float64,  # two-sided, from the bootstrap distribution
+        "distinguishable": pl.Boolean,  # the interval excludes 0
+    }
+)
