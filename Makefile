@@ -8,7 +8,7 @@ CORES  ?= 2
 # Rules call `python -m lightr1`: the venv's tools come first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Debian packages the tests drive for real (headless Chromium for the report).
+system-packages:
+	bash scripts/system-packages.sh
+
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
+	@echo "Report: $(CURDIR)/results/report/index.html"
 
-test: $(STAMP)
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q
 
 clean:

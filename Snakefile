@@ -8,6 +8,9 @@ min_version("9.20")
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 
 
@@ -29,6 +32,7 @@ include: "rules/models.smk"
 include: "rules/grading.smk"
 include: "rules/curriculum.smk"
 include: "rules/train.smk"
+include: "rules/eval.smk"
 
 
 rule all:
@@ -41,4 +45,5 @@ rule all:
         "results/sft/funnel.parquet",
         "results/sft/dataset_info.json",
         [checkpoint_dir(stage) for stage in TRAIN],
+        "results/report/index.html",
     default_target: True

@@ -104,6 +104,11 @@ def _prompt_set(args: argparse.Namespace) -> None:
     from lightr1.grading import problems_prompt_set
     from lightr1.io import read_table, write_table
 
+    if args.benchmark:
+        from lightr1.evaluation import benchmark_prompt_set
+
+        write_table(benchmark_prompt_set(read_table(args.benchmark)), args.out)
+        return
     problems = read_table(args.problems)
     if args.teacher:  # only problems with a verified teacher response are worth grading
         chosen = read_table(args.teacher).filter(pl.col("chosen").is_not_null()).select("problem_id")
@@ -124,7 +129,10 @@ def _sample(args: argparse.Namespace) -> None:
     options = json.loads(args.backend_options)
     prompt_set = select_shard(read_table(args.prompts), args.shard, args.shards)
     tokenizer = _tokenizer(args.model) if args.backend != "openai" or options.get("endpoint", "completions") == "completions" else None
-    prompts = make_prompts(tokenizer, zip(prompt_set["problem_id"], prompt_set["problem"]), args.prompt_form, args.force_think, args.seed)
+    prompts = []
+    for kind, form in (("math", args.prompt_form), ("choice", args.choice_form)):
+        rows = prompt_set.filter(prompt_set["kind"] == kind)
+        prompts += make_prompts(tokenizer, zip(rows["problem_id"], rows["problem"]), form, args.force_think, args.seed)
     sampling = Sampling(**json.loads(args.sampling), seed=args.seed)
     sample_prompts(
         lambda: load_backend(args.backend, args.model, options),
@@ -159,6 +167,65 @@ def _score(args: argparse.Namespace) -> None:
         forced_think=args.forced_think,
     )
     write_table(scored, args.out)
+
+
+@command("eval-table")
+def _eval_table(args: argparse.Namespace) -> None:
+    from lightr1.evaluation import eval_table
+    from lightr1.io import read_table, write_table
+
+    write_table(eval_table([read_table(path) for path in args.scored], read_table(args.prompts), args.benchmark, args.n), args.out)
+
+
+@command("eval-metrics")
+def _eval_metrics(args: argparse.Namespace) -> None:
+    import polars as pl
+
+    from lightr1.io import read_table, write_table
+    from lightr1.metrics import metrics_tables
+
+    order = {model: index for index, model in enumerate(args.models)}
+    evaluations = []
+    for path in args.tables:
+        table = read_table(path)
+        model, benchmark = table["model"][0], table["benchmark"][0]
+        if model not in order:
+            raise Lightr1Error(f"{path}: model {model!r} is not among --models")
+        evaluations.append((model, benchmark, order[model], table))
+    comparisons = [tuple(pair.split(":", 1)) for pair in args.compare]
+    metrics, compared = metrics_tables(
+        evaluations, comparisons, resamples=args.resamples, confidence=args.confidence, run_seed=args.seed, max_half_width=args.max_half_width
+    )
+    write_table(metrics, args.out)
+    write_table(compared, args.comparisons)
+    if args.tsv:  # a flat copy for Snakemake's own report and for reading in a terminal
+        flat = metrics.select("model", "benchmark", "n", "problems", "pass1", "ci_low", "ci_high", "cons", "truncated", "warning")
+        write_table(flat, args.tsv)
+    for warning in metrics.filter(pl.col("warning").is_not_null()).iter_rows(named=True):
+        logging.getLogger("lightr1.eval").warning("%s on %s: %s", warning["model"], warning["benchmark"], warning["warning"])
+
+
+@command("report")
+def _report(args: argparse.Namespace) -> None:
+    from lightr1.report import load, write_report
+
+    data = load(
+        metrics=args.metrics,
+        comparisons=args.comparisons,
+        eval_samples=args.eval,
+        benchmarks=args.benchmarks,
+        funnel=args.funnel,
+        ledger=args.ledger,
+        problems=args.problems,
+        config=json.loads(args.config_json),
+        pairs=args.pairs,
+        matches=args.matches,
+        grpo_metrics=args.grpo_metrics,
+        benchmarks_dir=args.benchmarks_dir,
+        repo_dir=args.repo_dir,
+    )
+    write_report(data, args.out, samples_per_model=args.samples_per_model, response_chars=args.response_chars)
+    print(f"report: {Path(args.out).resolve()}", file=sys.stderr)
 
 
 @command("pass-rates")
@@ -326,8 +393,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--near-threshold", type=float, default=95.0, help="rapidfuzz ratio for near-duplicates (0 turns it off)")
     p.add_argument("--problems", required=True)
     p.add_argument("--ledger", required=True)
-    p = sub.add_parser("prompt-set", help="the problems a grader is asked, with their golds")
-    p.add_argument("--problems", required=True)
+    p = sub.add_parser("prompt-set", help="the problems a grader (or an evaluated model) is asked, with their golds")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--problems", help="the problem table (training problems)")
+    group.add_argument("--benchmark", help="a staged benchmark table (its usable rows)")
     p.add_argument("--teacher", help="keep only problems with a verified teacher response in this table")
     p.add_argument("--subset", help="keep only problems listed in this table")
     p.add_argument("--out", required=True)
@@ -341,6 +410,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sampling", required=True, help='JSON: {"n", "temperature", "top_p", "max_tokens"}')
     p.add_argument("--seed", type=int, required=True, help="run seed; per-prompt seeds derive from it")
     p.add_argument("--prompt-form", required=True, help="named prompt form or a template with {problem}")
+    p.add_argument("--choice-form", default="gpqa", help="prompt form of multiple-choice rows (kind choice)")
     p.add_argument("--force-think", action="store_true", help="append <think> to the generation prompt")
     p.add_argument("--shard", type=int, default=0)
     p.add_argument("--shards", type=int, default=1)
@@ -356,6 +426,43 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=5.0)
     p.add_argument("--whole-response", action="store_true", help="grade the whole response (Light-R1's protocol)")
     p.add_argument("--forced-think", action="store_true", help="the prompt ended in <think>: an unclosed think has no answer")
+
+    p = sub.add_parser("eval-table", help="one model's scored samples on one benchmark, from its shards, checked complete")
+    p.add_argument("--scored", nargs="+", required=True, help="scored shard tables")
+    p.add_argument("--prompts", required=True, help="the benchmark's prompt set")
+    p.add_argument("--benchmark", required=True)
+    p.add_argument("--n", type=int, required=True, help="samples per problem")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("eval-metrics", help="pass@1 with bootstrap intervals, pass@k, cons@n, lengths; paired comparisons of stages")
+    p.add_argument("--tables", nargs="+", required=True, help="evaluation tables (results/eval/{model}/{benchmark}.parquet)")
+    p.add_argument("--models", nargs="+", required=True, help="models in report order")
+    p.add_argument("--compare", nargs="*", default=[], help="MODEL:REFERENCE pairs to compare")
+    p.add_argument("--resamples", type=int, default=2000)
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--max-half-width", type=float, default=None, help="warn where an interval is wider than this on either side")
+    p.add_argument("--seed", type=int, required=True, help="run seed; bootstrap seeds derive from it")
+    p.add_argument("--out", required=True, help="metrics table")
+    p.add_argument("--comparisons", required=True, help="comparisons table")
+    p.add_argument("--tsv", help="also write the headline columns as a TSV table")
+
+    p = sub.add_parser("report", help="the self-contained HTML benchmark report")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--comparisons", required=True)
+    p.add_argument("--eval", nargs="+", required=True, help="evaluation tables")
+    p.add_argument("--benchmarks", nargs="+", required=True, help="staged benchmark tables (problem texts)")
+    p.add_argument("--funnel", required=True)
+    p.add_argument("--ledger", required=True)
+    p.add_argument("--problems", nargs="+", required=True, help="problems.parquet, then staged source tables (texts of dropped rows)")
+    p.add_argument("--config-json", required=True, help="the run's config as JSON (shown under provenance)")
+    p.add_argument("--pairs", help="DPO pairs table, if DPO ran")
+    p.add_argument("--matches", help="decontamination matches table")
+    p.add_argument("--grpo-metrics", help="GRPO per-step metrics table, if GRPO ran")
+    p.add_argument("--benchmarks-dir", default="benchmarks", help="Snakemake's benchmark files (wall time per rule)")
+    p.add_argument("--repo-dir", default=".", help="the checkout whose commit is recorded")
+    p.add_argument("--samples-per-model", type=int, default=2)
+    p.add_argument("--response-chars", type=int, default=2000)
+    p.add_argument("--out", required=True)
 
     p = sub.add_parser("pass-rates", help="per-problem pass rates from scored shards")
     p.add_argument("--scored", nargs="+", required=True)

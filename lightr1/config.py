@@ -125,6 +125,42 @@ def _check_stages(models: Mapping[str, Any], stages: Mapping[str, Mapping[str, A
             raise ConfigError(f"config error: train.merged.weights: {len(block['weights'])} weights for {len(block['models'])} models")
 
 
+def eval_models(config: Mapping[str, Any]) -> list[str]:
+    """The models evaluated, in report order: as configured, or every model in `models` and
+    then every enabled stage in DAG order."""
+    named = config["eval"]["models"]
+    return list(named) if named is not None else [*(entry["name"] for entry in config["models"]), *enabled_stages(config)]
+
+
+def eval_benchmarks(config: Mapping[str, Any]) -> list[str]:
+    named = config["eval"]["benchmarks"]
+    return list(named) if named is not None else [entry["name"] for entry in config["benchmarks"]]
+
+
+def eval_comparisons(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(model, reference) pairs: each evaluated stage against the model it started from (a merge
+    against the first model it merges), where that one is evaluated too."""
+    evaluated = eval_models(config)
+    stages = enabled_stages(config)
+    pairs = []
+    for model in evaluated:
+        if model in stages:
+            reference = stage_sources(stages[model])[0]
+            if reference in evaluated:
+                pairs.append((model, reference))
+    return pairs
+
+
+def _check_eval(config: Mapping[str, Any], named: list[str]) -> None:
+    for model in eval_models(config):
+        if model not in named:
+            raise ConfigError(f"config error: eval.models: {model!r} is not a model in `models` or an enabled stage (known: {', '.join(named) or 'none'})")
+    benchmarks = [entry["name"] for entry in config["benchmarks"]]
+    for benchmark in eval_benchmarks(config):
+        if benchmark not in benchmarks:
+            raise ConfigError(f"config error: eval.benchmarks: {benchmark!r} is not in `benchmarks` (known: {', '.join(benchmarks) or 'none'})")
+
+
 def _check_models(config: dict[str, Any]) -> None:
     """Model names are unique, every sampling block names a configured model or an enabled
     training stage (without a cycle), each stage starts from a model or an earlier stage, and
@@ -167,6 +203,7 @@ def _check_models(config: dict[str, Any]) -> None:
             raise ConfigError(f"config error: {where}.model: {block['model']!r} is not a model in `models` or an enabled stage (known: {', '.join(named) or 'none'})")
         if block["model"] in stages and _data_of(block["model"], stages) & produces[where]:
             raise ConfigError(f"config error: {where}.model: {block['model']!r} is trained on data that this sampling produces (a cycle)")
+    _check_eval(config, named)
     for entry in models.values():
         backend = entry["backend"] or config["generation"]["backend"]
         if "served" in entry and backend != "openai":

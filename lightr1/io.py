@@ -143,15 +143,17 @@ def _umask() -> int:
 
 
 def write_table(frame: pl.DataFrame, path: str | os.PathLike) -> None:
-    """Write a table atomically, as parquet or jsonl by the file's extension."""
+    """Write a table atomically, as parquet, jsonl or tsv by the file's extension."""
     suffix = Path(path).suffix
     with atomic_path(path) as tmp:
         if suffix == ".parquet":
             frame.write_parquet(tmp)
         elif suffix == ".jsonl":
             frame.write_ndjson(tmp)
+        elif suffix == ".tsv":
+            frame.write_csv(tmp, separator="\t")
         else:
-            raise ValueError(f"{path}: tables are written as .parquet or .jsonl")
+            raise ValueError(f"{path}: tables are written as .parquet, .jsonl or .tsv")
 
 
 def read_table(path: str | os.PathLike) -> pl.DataFrame:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from lightr1.config import ConfigError, enabled_stages, validate
+from lightr1.config import ConfigError, enabled_stages, eval_benchmarks, eval_comparisons, eval_models, validate
 from lightr1.seeds import derived_seed
 
 try:
@@ -114,6 +114,14 @@ if "grpo" in TRAIN:
     SAMPLING["grpo"] = config["grpo"]["sampling"]
     SHARDS["grpo"] = config["grpo"]["shards"]
 
+# Evaluation: every evaluated model samples each benchmark's prompt set (eval_{benchmark}) with
+# the same settings; these blocks name no model, the sample file's {model} does.
+EVAL_MODELS = eval_models(config)
+EVAL_BENCHMARKS = eval_benchmarks(config)
+for _benchmark in EVAL_BENCHMARKS:
+    SAMPLING[f"eval_{_benchmark}"] = config["eval"]["sampling"]
+    SHARDS[f"eval_{_benchmark}"] = config["eval"]["shards"]
+
 
 def model_path(name):
     """A model's local folder (a path, or where its hub download lands), or a served name."""
@@ -141,15 +149,16 @@ def backend_options(name):
     return options
 
 
-def sample_files(promptset, folder="samples"):
-    """The shard files of a prompt set sampled by its configured model."""
-    block, shards = SAMPLING[promptset], SHARDS[promptset]
-    return [f"results/{folder}/{block['model']}/{promptset}/shard-{i}-of-{shards}.parquet" for i in range(shards)]
+def sample_files(promptset, folder="samples", model=None):
+    """The shard files of a prompt set sampled by a model (by default its configured one)."""
+    model = model or SAMPLING[promptset]["model"]
+    shards = SHARDS[promptset]
+    return [f"results/{folder}/{model}/{promptset}/shard-{i}-of-{shards}.parquet" for i in range(shards)]
 
 
 def sample_args(wildcards):
     block = SAMPLING[wildcards.promptset]
-    name = block["model"]
+    name = wildcards.model
     settings = {key: block[key] for key in ("n", "temperature", "top_p", "max_tokens")}
     flags = cli_args(
         model=model_path(name),
@@ -159,6 +168,8 @@ def sample_args(wildcards):
         sampling=json.dumps(settings),
         seed=config["seed"],
         prompt_form=block["prompt_form"] or config["prompts"]["math"],
+        # Only benchmarks hold multiple-choice rows; grading sets keep their params (and jobs).
+        choice_form=config["prompts"]["choice"] if wildcards.promptset.startswith("eval_") else None,
         shard=wildcards.shard,
         shards=wildcards.shards,
         batch_prompts=config["generation"]["batch_prompts"],
@@ -167,12 +178,12 @@ def sample_args(wildcards):
     return flags + (" --force-think" if MODELS[name]["force_think"] else "")
 
 
-def verify_args(promptset=None):
+def verify_args(model=None):
     """Verifier flags; for samples, `--forced-think` where the sampled model's prompt forced it."""
     flags = cli_args(workers=config["verify"]["workers"], timeout=config["verify"]["timeout"])
     if config["verify"]["whole_response"]:
         flags += " --whole-response"
-    if promptset and MODELS[SAMPLING[promptset]["model"]]["force_think"]:
+    if model and MODELS[model]["force_think"]:
         flags += " --forced-think"
     return flags
 

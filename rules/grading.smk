@@ -31,8 +31,8 @@ rule grading_prompts_stage2:
 rule sample:
     input:
         prompts="results/prompts/{promptset}.parquet",
-        model=lambda wc: model_input(SAMPLING[wc.promptset]["model"]),
-        code=lambda wc: code("generation.__init__", "generation.store", f"generation.{backend_of(SAMPLING[wc.promptset]['model'])}", "prompts", "grading"),
+        model=lambda wc: model_input(wc.model),
+        code=lambda wc: code("generation.__init__", "generation.store", f"generation.{backend_of(wc.model)}", "prompts", "grading"),
     output:
         "results/samples/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
     params:
@@ -54,7 +54,7 @@ rule score:
     output:
         "results/scores/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
     params:
-        args=lambda wc: verify_args(wc.promptset),
+        args=lambda wc: verify_args(wc.model),
     threads: config["verify"]["workers"]
     log:
         "logs/score/{model}/{promptset}/shard-{shard}-of-{shards}.log",

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from lightr1 import benchmarks, sources
-from lightr1.config import ConfigError, load_schema, validate
+from lightr1.config import ConfigError, eval_comparisons, eval_models, load_schema, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -57,6 +57,9 @@ def test_defaults_are_filled_in():
         ({"models__0__name": "sft1"}, "models: name sft1 is a training stage's name"),
         ({"grading__stage2__n": 0}, "grading.stage2.n: 0 is less than the minimum"),
         ({"models": [{"name": "tiny_base", "served": "r1"}]}, "models: tiny_base is `served` (no local weights), so its backend must be openai"),
+        ({"eval__models": ["tiny_base", "sft3"]}, "eval.models: 'sft3' is not a model in `models` or an enabled stage"),
+        ({"eval__benchmarks": ["aime25"]}, "eval.benchmarks: 'aime25' is not in `benchmarks` (known: aime_tiny, math500_tiny, gpqa_tiny)"),
+        ({"eval__confidence": 1.0}, "eval.confidence: 1.0 is greater than or equal to the maximum"),
     ],
 )
 def test_errors_name_the_key(changes, message):
@@ -125,3 +128,26 @@ def test_cluster_envs_pin_what_pyproject_pins():
             name, version = requirement.split("==")
             if name.lower() not in own.get(env.name, set()):
                 assert pins.get(name.lower()) == version, f"{env.name}: {requirement} differs from pyproject"
+
+
+def test_evaluation_order_and_stage_comparisons():
+    config = validated()
+    assert eval_models(config) == ["tiny_base", "sft1", "sft2", "dpo", "dpo_v2", "merged", "grpo"]
+    # Each stage against what it started from; a merge against the first model it merges.
+    assert eval_comparisons(config) == [("sft1", "tiny_base"), ("sft2", "sft1"), ("dpo", "sft2"), ("dpo_v2", "sft2"), ("merged", "sft2"), ("grpo", "tiny_base")]
+    # A reference that is not evaluated is not compared.
+    assert eval_comparisons(validated(eval__models=["sft2", "dpo"])) == [("dpo", "sft2")]
+
+
+@pytest.mark.parametrize(
+    ("recipe", "models"),
+    [
+        ("light-r1-32b.yaml", ["qwen25_32b_instruct", "r1_distill_qwen_32b", "sft1", "sft2", "dpo", "dpo_v2", "merged"]),
+        ("light-r1-7b-ds.yaml", ["r1_distill_qwen_7b", "sft2"]),
+        ("light-r1-14b-ds.yaml", ["r1_distill_qwen_14b", "sft2", "grpo"]),
+    ],
+)
+def test_recipes_evaluate_as_light_r1_reports(recipe, models):
+    config = recipe_config(recipe)
+    assert eval_models(config) == models
+    assert {key: config["eval"]["sampling"][key] for key in ("n", "temperature", "top_p", "max_tokens")} == {"n": 64, "temperature": 0.6, "top_p": 0.95, "max_tokens": 32768}
