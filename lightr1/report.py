@@ -147,8 +147,8 @@ class Series:
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values covering [low, high]; the axis spans the first to the last."""
-    if high <= low:
-        low, high = low - 1, high + 1
+    if high <= low:  # a flat series (e.g. every pass rate 0): open the axis upwards only
+        high = low + 1
     raw = (high - low) / count
     step = 10 ** math.floor(math.log10(raw))
     step *= next(m for m in (1, 2, 5, 10) if raw <= step * m)

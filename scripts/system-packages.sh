@@ -1,12 +1,33 @@
 #!/usr/bin/env bash
-# Debian packages the tests drive for real: headless Chromium opens the HTML report.
-# Installs only what is missing; needs root (CI runs as root) or sudo.
+# Debian packages the tests drive for real, by group (default: browser):
+#   browser  headless Chromium opens the HTML report;
+#   slurm    a single-node SLURM with accounting (scripts/slurm-local.sh runs it): slurmctld,
+#            slurmd and the client tools (what the slurm-wlm metapackage pulls in), slurmdbd,
+#            munge, and MariaDB for slurmdbd's accounting database.
+#   scripts/system-packages.sh [browser] [slurm] ...
+# Installs only what is missing (judged by each package's command); needs root (CI runs as
+# root) or sudo. The packages' daemons are not started: scripts/slurm-local.sh starts its own.
 set -euo pipefail
 
-declare -A COMMAND_OF=([chromium]=chromium)
+groups=("$@")
+[ ${#groups[@]} -eq 0 ] && groups=(browser)
+
+declare -A COMMAND_OF=()
+for group in "${groups[@]}"; do
+    case "$group" in
+        browser) COMMAND_OF+=([chromium]=chromium) ;;
+        slurm) COMMAND_OF+=(
+            [slurmctld]=slurmctld [slurmd]=slurmd [slurm-client]=sbatch [slurmdbd]=slurmdbd
+            [munge]=munged [mariadb-server]=mariadbd) ;;
+        *) echo "system-packages: unknown group '$group' (known: browser, slurm)" >&2; exit 2 ;;
+    esac
+done
+
+# Daemons live in /usr/sbin, which a non-root PATH may lack.
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 missing=()
 for package in "${!COMMAND_OF[@]}"; do
-    command -v "${COMMAND_OF[$package]}" >/dev/null 2>&1 || missing+=("$package")
+    have "${COMMAND_OF[$package]}" || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
