@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the tests drive for real (headless Chromium for the report).
+# Debian packages the tests drive for real: headless Chromium (the report) and a single-node
+# SLURM with accounting (the cluster profile's test).
 system-packages:
-	bash scripts/system-packages.sh
+	bash scripts/system-packages.sh browser slurm
 
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)

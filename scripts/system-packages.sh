@@ -6,7 +6,8 @@
 #            munge, and MariaDB for slurmdbd's accounting database.
 #   scripts/system-packages.sh [browser] [slurm] ...
 # Installs only what is missing (judged by each package's command); needs root (CI runs as
-# root) or sudo. The packages' daemons are not started: scripts/slurm-local.sh starts its own.
+# root) or sudo. scripts/slurm-local.sh runs daemons of its own, on its own sockets and ports,
+# whether or not apt started the packages' services.
 set -euo pipefail
 
 groups=("$@")
