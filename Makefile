@@ -8,7 +8,7 @@ CORES  ?= 2
 # Rules call `python -m lightr1`: the venv's tools come first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test venv system-packages clean
+.PHONY: demo test venv system-packages profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ demo: $(STAMP)
 
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q
+
+# `snakemake --profile slurm` looks for named profiles in ~/.config/snakemake/: link this
+# checkout's cluster profile there (a link, so edits here take effect).
+PROFILE_HOME ?= $(HOME)/.config/snakemake
+profile:
+	mkdir -p $(PROFILE_HOME)
+	ln -sfn $(CURDIR)/profiles/slurm $(PROFILE_HOME)/slurm
+	@echo "snakemake --profile slurm now uses $(CURDIR)/profiles/slurm"
 
 clean:
 	rm -rf results resources/tiny logs benchmarks work .snakemake
