@@ -172,6 +172,10 @@ def _check_models(config: dict[str, Any]) -> None:
         models[entry["name"]] = entry
     stages = enabled_stages(config)
     _check_stages(models, stages)
+    launcher = config.get("train", {}).get("launcher", "python")
+    for stage, block in stages.items():
+        if block.get("nodes", 1) > 1 and launcher != "torchrun":
+            raise ConfigError(f"config error: train.{stage}.nodes: {block['nodes']} nodes need train.launcher torchrun (the python launcher runs one process on one node)")
     named = [*models, *stages]
     dpo_stages = [s for s in ("dpo", "dpo_v2") if s in stages]
     if dpo_stages and not config.get("dpo", {}).get("sampling"):

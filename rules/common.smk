@@ -190,8 +190,9 @@ def verify_args(model=None):
 
 # --- training --------------------------------------------------------------------------------
 
-# torchrun takes the node count, node rank and rendezvous from SLURM's environment at run time
-# (one task per node starts it); the defaults make a single-node run work anywhere.
+# torchrun takes the node count, node rank and rendezvous from SLURM's environment at run time;
+# the defaults make a single-node run work anywhere. Multi-node jobs start it once per node with
+# TRAIN_SRUN and TRAIN_NODE_LAUNCH instead (see train_command).
 TRAIN_LAUNCHERS = {
     "python": LIGHTR1,
     "torchrun": (
@@ -224,9 +225,14 @@ def train_data(stage):
     return TRAIN_DATA[TRAIN[stage].get("data", stage)]
 
 
+# A stage's keys that say where its job runs, not how it trains: not passed to the trainer.
+TRAIN_RESOURCE_KEYS = ("nodes", "runtime", "mem_mb")
+
+
 def train_args(stage):
     block = TRAIN[stage]
-    settings = {key: value for key, value in block.items() if key not in ("enabled", "init", "data")}
+    skip = ("enabled", "init", "data", *TRAIN_RESOURCE_KEYS)
+    settings = {key: value for key, value in block.items() if key not in skip}
     settings["deepspeed"] = (deepspeed_config(stage) or [None])[0]
     flags = cli_args(
         init=model_path(block["init"]),
@@ -246,3 +252,135 @@ def merge_args():
     if block["base_model"]:
         flags += " " + cli_args(base_model=model_path(block["base_model"]))
     return flags
+
+
+# --- cluster resources -----------------------------------------------------------------------
+#
+# What a job asks the cluster for follows from config (a model's tensor_parallel_size, a stage's
+# node count, runtime and memory); profiles/ only say where jobs go and the defaults of all other
+# rules. A resource left null in config is not declared, so the profile's default-resources apply.
+#
+# How snakemake-executor-plugin-slurm 2.8.0 turns resources into sbatch flags
+# (submit_string.py get_submit_command, utils.py set_gres_string) and how the jobstep plugin
+# (snakemake_executor_plugin_slurm_jobstep/__init__.py) runs the command in the allocation:
+# - runtime -> `-t`, mem_mb -> `--mem` (per node; mem_mb_per_cpu would win), nodes -> `--nodes`,
+#   gres -> `--gres` (per node), gpu -> `--gpus` (per job), cpus_per_task -> `--cpus-per-task`
+#   (else the rule's threads), slurm_extra appended as it is.
+# - A job with a GPU (gpu, or "gpu" in gres) gets no `--ntasks` but `--ntasks-per-gpu=<tasks>`
+#   whenever `tasks` is set (unless tasks_per_gpu says otherwise); other jobs get
+#   `--ntasks=<tasks or 1>`. `tasks_per_node` is only read for `mpi` jobs, and must be > 1 there.
+# - Inside the job, the jobstep runs the command as `srun -n1 --nodes=<nodes> ...`: one task on one
+#   node (srun cuts the nodes to the task count), after dropping every SLURM_* variable but the job
+#   id. Only a job with an `mpi` resource is run without srun, in the batch step on the first
+#   node, leaving the launch to the command; sbatch then needs `tasks` (> 1) or `tasks_per_node`
+#   (> 1) and gets `--ntasks=<tasks>`.
+# Hence: GPUs as gres ("gpu:N" per node, the same count on every node), never `gpu`; one-node jobs
+# as the jobstep runs them (one task; it leaves the GPUs to the step); multi-node training as an
+# `mpi` job with tasks = nodes and tasks_per_gpu = 0 (no --ntasks-per-gpu), which sbatch receives
+# as `--nodes=N --ntasks=N --cpus-per-task=C --gres=gpu:G`: N tasks on N nodes is one task per
+# node. Its command then starts one task per node itself (train_command, TRAIN_SRUN).
+
+
+def sampling_gpus(model):
+    """GPUs one sampling job of `model` uses: vLLM's tensor_parallel_size, one for the hf backend
+    on cuda (on `auto` it asks for none and runs where it lands), none for a server's client."""
+    backend = backend_of(model)
+    options = backend_options(model)
+    if backend == "vllm":
+        return int(options.get("tensor_parallel_size", 1))
+    if backend == "hf":
+        return 1 if str(options.get("device", "auto")).startswith("cuda") else 0
+    return 0
+
+
+def present(**resources):
+    """The resources that are set (a null leaves the key to the profile's default-resources)."""
+    return {key: value for key, value in resources.items() if value is not None}
+
+
+def sample_resources(model):
+    """A sampling job's resources (rule `sample`: grading, teacher, DPO, GRPO-pool and evaluation
+    shards): its model's GPUs, generation.cpus_per_gpu CPUs per GPU, generation.runtime/mem_mb."""
+    gpus = sampling_gpus(model)
+    block = config["generation"]
+    return present(
+        gres=f"gpu:{gpus}" if gpus else None,
+        cpus_per_task=block["cpus_per_gpu"] * gpus if block["cpus_per_gpu"] and gpus else None,
+        runtime=block["runtime"],
+        mem_mb=block["mem_mb"],
+    )
+
+
+def train_resources(stage):
+    """A training stage's job: train.{stage}.nodes nodes with train.gpus_per_node GPUs (torchrun)
+    and train.cpus_per_node CPUs each, its runtime and its memory per node; nodes > 1 as an `mpi`
+    job with one task per node (see above). The merge runs on the CPU of one node."""
+    block = TRAIN[stage]
+    nodes = block.get("nodes", 1)
+    merge = stage == "merged"
+    gpus = config["train"]["gpus_per_node"] if config["train"]["launcher"] == "torchrun" and not merge else 0
+    resources = present(
+        nodes=nodes,
+        gres=f"gpu:{gpus}" if gpus else None,
+        cpus_per_task=None if merge else config["train"]["cpus_per_node"],
+        runtime=block["runtime"],
+        mem_mb=block["mem_mb"],
+    )
+    if nodes > 1:
+        resources.update(mpi="srun", tasks=nodes, tasks_per_gpu=0)
+    return resources
+
+
+def stage_resources(stage):
+    """`resources:` of a one-stage rule (merge, train_grpo); nothing when the stage is off."""
+    return train_resources(stage) if stage in TRAIN else {}
+
+
+def per_job_resources(resources_of, wildcard, names):
+    """`resources:` of a rule whose jobs differ by `wildcard` (sample: the model; train_sft and
+    train_dpo: the stage), one callable per resource that any of `names` sets. A job that leaves
+    a declared resource null asks for none (the profile's default does not come back)."""
+    keys = dict.fromkeys(key for name in names for key in resources_of(name))
+
+    def entry(key):
+        return lambda wildcards: resources_of(getattr(wildcards, wildcard)).get(key)
+
+    return {key: entry(key) for key in keys}
+
+
+SFT_STAGES = [stage for stage in TRAIN if stage.startswith("sft")]
+DPO_STAGES = [stage for stage in TRAIN if stage.startswith("dpo")]
+
+# A multi-node job (no srun around it, SLURM_* dropped but the job id) starts one task per node,
+# with the job's CPUs and GPUs of that node; a failing node ends the step.
+TRAIN_SRUN = (
+    f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} srun --ntasks-per-node=1"
+    f" --gres=gpu:{config['train']['gpus_per_node']} --kill-on-bad-exit=1"
+)
+# Each task runs torchrun with the step's node count and its node's rank (srun sets them for the
+# task) and the job's first node as rendezvous host, read there from SLURM's node list; the
+# lightr1 arguments follow as "$@" (bash -c keeps them as they were quoted).
+TRAIN_NODE_LAUNCH = (
+    "bash -c '"
+    'export MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"'
+    ' MASTER_PORT="${MASTER_PORT:-29500}";'
+    ' exec torchrun --nnodes "$SLURM_NNODES" --node-rank "$SLURM_NODEID"'
+    f" --nproc-per-node {config['train']['gpus_per_node']}"
+    ' --master-addr "$MASTER_ADDR" --master-port "$MASTER_PORT" -m lightr1 "$@"'
+    "' lightr1"
+)
+
+
+def train_command(subcommand, stages):
+    """The shell command of a training rule whose jobs are `stages`: `lightr1 SUBCOMMAND` through
+    TRAIN_LAUNCH; where a stage spans several nodes, its jobs start one task per node instead
+    (TRAIN_SRUN, TRAIN_NODE_LAUNCH). Configs without a multi-node stage (the tiny world) keep
+    the plain command, whose text is what Snakemake's code trigger compares."""
+    stages = [stage for stage in stages if stage in TRAIN]
+    command = f"{subcommand} --data {{input.data}} {{params.args}} --out {{output}} > {{log}} 2>&1"
+    plain = "{TRAIN_LAUNCH} " + command
+    if all(TRAIN[stage]["nodes"] == 1 for stage in stages):
+        return plain
+    cpus = "{resources.cpus_per_task}" if config["train"]["cpus_per_node"] else "{threads}"
+    srun = f"{{TRAIN_SRUN}} --nodes={{resources.nodes}} --ntasks={{resources.nodes}} --cpus-per-task={cpus}"
+    return f"if [ {{resources.nodes}} -gt 1 ]; then {srun} {{TRAIN_NODE_LAUNCH}} {command}; else {plain}; fi"

@@ -38,6 +38,8 @@ rule sample:
     params:
         args=sample_args,
     threads: 2
+    resources:
+        **per_job_resources(sample_resources, "model", MODELS),
     log:
         "logs/sample/{model}/{promptset}/shard-{shard}-of-{shards}.log",
     benchmark:

@@ -1,5 +1,6 @@
 # Training stages. Each keeps its resumable state in work/train/{stage}/ (Snakemake deletes a
-# job's declared output before running it) and publishes the picked epoch at the end.
+# job's declared output before running it) and publishes the picked epoch at the end. Nodes,
+# GPUs, CPUs, memory and runtime come from config (train_resources, train_command in common.smk).
 
 
 rule train_sft:
@@ -13,12 +14,14 @@ rule train_sft:
     params:
         args=lambda wc: train_args(wc.sft_stage),
     threads: 2
+    resources:
+        **per_job_resources(train_resources, "sft_stage", SFT_STAGES),
     log:
         "logs/train/{sft_stage}.log",
     benchmark:
         "benchmarks/train/{sft_stage}.tsv"
     shell:
-        "{TRAIN_LAUNCH} train-sft --data {input.data} {params.args} --out {output} > {log} 2>&1"
+        train_command("train-sft", SFT_STAGES)
 
 
 rule dpo_prompts:
@@ -69,12 +72,14 @@ rule train_dpo:
     params:
         args=lambda wc: train_args(wc.dpo_stage),
     threads: 2
+    resources:
+        **per_job_resources(train_resources, "dpo_stage", DPO_STAGES),
     log:
         "logs/train/{dpo_stage}.log",
     benchmark:
         "benchmarks/train/{dpo_stage}.tsv"
     shell:
-        "{TRAIN_LAUNCH} train-dpo --data {input.data} {params.args} --out {output} > {log} 2>&1"
+        train_command("train-dpo", DPO_STAGES)
 
 
 rule merge:
@@ -87,6 +92,8 @@ rule merge:
     params:
         args=lambda wc: merge_args(),
     threads: 2
+    resources:
+        **stage_resources("merged"),
     log:
         "logs/train/merged.log",
     benchmark:
@@ -141,9 +148,11 @@ rule train_grpo:
     params:
         args=lambda wc: train_args("grpo"),
     threads: 2
+    resources:
+        **stage_resources("grpo"),
     log:
         "logs/train/grpo.log",
     benchmark:
         "benchmarks/train/grpo.tsv"
     shell:
-        "{TRAIN_LAUNCH} train-grpo --data {input.data} {params.args} --out {output} > {log} 2>&1"
+        train_command("train-grpo", ["grpo"])

@@ -60,6 +60,9 @@ def test_defaults_are_filled_in():
         ({"eval__models": ["tiny_base", "sft3"]}, "eval.models: 'sft3' is not a model in `models` or an enabled stage"),
         ({"eval__benchmarks": ["aime25"]}, "eval.benchmarks: 'aime25' is not in `benchmarks` (known: aime_tiny, math500_tiny, gpqa_tiny)"),
         ({"eval__confidence": 1.0}, "eval.confidence: 1.0 is greater than or equal to the maximum"),
+        ({"train__sft1__nodes": 2}, "train.sft1.nodes: 2 nodes need train.launcher torchrun"),
+        ({"train__dpo__nodes": 0}, "train.dpo.nodes: 0 is less than the minimum of 1"),
+        ({"generation__runtime": "1d"}, "generation.runtime: '1d' is not of type 'integer', 'null'"),
     ],
 )
 def test_errors_name_the_key(changes, message):
