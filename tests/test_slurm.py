@@ -77,3 +77,34 @@ def test_workflow_on_slurm_matches_a_local_run(slurm_env, tmp_path):
     snakemake(local, TARGET, "--configfile", str(ROOT / "tests" / "micro.yaml"))
     for output in OUTPUTS:
         assert pl.read_parquet(on_slurm / output).equals(pl.read_parquet(local / output)), output
+
+
+def test_a_training_stage_runs_on_slurm(slurm_env, micro_world, tmp_path):
+    """SFT stage 1 of the micro world, resubmitted through SLURM in a copy whose upstream tables
+    are up to date: exactly one SLURM job, the train_sft rule, publishing a loadable model."""
+    import shutil
+
+    from transformers import AutoConfig
+
+    world = tmp_path / "world"
+    shutil.copytree(micro_world, world, symlinks=True)  # copy2 keeps mtimes: upstream stays up to date
+    shutil.rmtree(world / "results/checkpoints/sft1")
+    shutil.rmtree(world / "work/train/sft1")  # no resumable state: train from the start
+    command = [
+        str(BIN / "snakemake"), "results/checkpoints/sft1", "-s", str(ROOT / "Snakefile"), "-d", str(world),
+        "--profile", str(ROOT / "profiles" / "slurm-test"), "--configfile", str(ROOT / "tests" / "micro.yaml"),
+    ]  # fmt: skip
+    since = (datetime.now() - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    run = subprocess.run(command, env=slurm_env, capture_output=True, text=True, timeout=600)
+    log = f"{run.stdout[-4000:]}\n{run.stderr[-8000:]}"
+    assert run.returncode == 0, f"snakemake on SLURM failed:\n{log}"
+    run_id = re.search(r"SLURM run ID: (\S+)", run.stderr + run.stdout).group(1)
+
+    def accounted():
+        rows = sacct(slurm_env, "-X", "--starttime", since, "--name", run_id, "--format=JobID,JobName,Comment,State")
+        return rows or None
+
+    rows = poll(accounted, timeout=30, what=f"the jobs of run {run_id} in sacct")
+    assert [(row[2], row[3]) for row in rows] == [("rule_train_sft_wildcards_sft1", "COMPLETED")], rows
+    assert AutoConfig.from_pretrained(world / "results/checkpoints/sft1").model_type == "qwen2"
+    assert "resuming" not in (world / "logs/train/sft1.log").read_text()
