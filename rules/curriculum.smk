@@ -8,6 +8,8 @@ rule teacher_prompts:
         code=code("grading"),
     output:
         "results/prompts/teacher.parquet",
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/teacher_prompts.log",
     shell:
@@ -25,6 +27,8 @@ rule teacher:
         samples=lambda wc, input: f"--samples {input.samples}" if input.samples else "",
         args=cli_args(seed=config["seed"], workers=config["verify"]["workers"], timeout=config["verify"]["timeout"]),
     threads: config["verify"]["workers"]
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/teacher.log",
     benchmark:
@@ -44,6 +48,8 @@ rule sft_stage1:
         sharegpt="results/sft/stage1.json",
     params:
         alpha=config["curriculum"]["stage1_max_pass_rate"],
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/sft_stage1.log",
     shell:
@@ -63,6 +69,8 @@ rule sft_stage2:
     params:
         alpha=config["curriculum"]["stage2_max_pass_rate"],
         mixed="--mixed-teacher" if config["curriculum"]["stage2_mixed_teacher"] else "--no-mixed-teacher",
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/sft_stage2.log",
     shell:
@@ -84,6 +92,8 @@ rule funnel:
     output:
         funnel="results/sft/funnel.parquet",
         dataset_info="results/sft/dataset_info.json",
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/funnel.log",
     shell:

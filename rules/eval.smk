@@ -9,6 +9,8 @@ rule eval_prompts:
         code=code("evaluation"),
     output:
         "results/prompts/eval_{benchmark}.parquet",
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/eval_prompts/{benchmark}.log",
     shell:
@@ -24,6 +26,8 @@ rule eval_table:
         "results/eval/{model}/{benchmark}.parquet",
     params:
         n=config["eval"]["sampling"]["n"],
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/eval_table/{model}/{benchmark}.log",
     shell:
@@ -48,6 +52,8 @@ rule eval_metrics:
             max_half_width=config["eval"]["max_half_width"],
             seed=config["seed"],
         ),
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/eval_metrics.log",
     benchmark:
@@ -96,6 +102,8 @@ rule report:
     params:
         args=report_args,
         config=shlex.quote(json.dumps(config)),
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/report.log",
     shell:

@@ -9,6 +9,8 @@ rule grading_prompts_stage1:
         code=code("grading"),
     output:
         "results/prompts/grade_stage1.parquet",
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/grading_prompts_stage1.log",
     shell:
@@ -22,6 +24,8 @@ rule grading_prompts_stage2:
         code=code("grading"),
     output:
         "results/prompts/grade_stage2.parquet",
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/grading_prompts_stage2.log",
     shell:
@@ -40,6 +44,8 @@ rule sample:
     threads: 2
     resources:
         **per_job_resources(sample_resources, "model", MODELS),
+    conda:
+        "../envs/vllm.yaml"
     log:
         "logs/sample/{model}/{promptset}/shard-{shard}-of-{shards}.log",
     benchmark:
@@ -58,6 +64,8 @@ rule score:
     params:
         args=lambda wc: verify_args(wc.model),
     threads: config["verify"]["workers"]
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/score/{model}/{promptset}/shard-{shard}-of-{shards}.log",
     benchmark:
@@ -75,6 +83,8 @@ rule pass_rates:
         "results/grading/{stage}/pass_rates.parquet",
     params:
         args=lambda wc: cli_args(n=SAMPLING[f"grade_{wc.stage}"]["n"], grader=SAMPLING[f"grade_{wc.stage}"]["model"]),
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/pass_rates/{stage}.log",
     shell:

@@ -13,6 +13,8 @@ rule tiny_model:
     params:
         args=cli_args(seed=config["seed"], prompt_form=config["prompts"]["math"], **config["tiny_world"]["base_model"]),
     threads: 2
+    conda:
+        "../envs/train.yaml"
     log:
         "logs/tiny_model.log",
     benchmark:
@@ -28,6 +30,8 @@ rule download_model:
         directory("resources/models/{model}"),
     params:
         args=lambda wc: cli_args(hub=MODELS[wc.model]["hub"], revision=MODELS[wc.model]["revision"]),
+    conda:
+        "../envs/data.yaml"
     log:
         "logs/download_model/{model}.log",
     shell:

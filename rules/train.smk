@@ -16,6 +16,8 @@ rule train_sft:
     threads: 2
     resources:
         **per_job_resources(train_resources, "sft_stage", SFT_STAGES),
+    conda:
+        "../envs/train.yaml"
     log:
         "logs/train/{sft_stage}.log",
     benchmark:
@@ -31,6 +33,8 @@ rule dpo_prompts:
         code=code("grading"),
     output:
         "results/prompts/dpo.parquet",
+    conda:
+        "../envs/train.yaml"
     log:
         "logs/dpo_prompts.log",
     shell:
@@ -53,6 +57,8 @@ rule dpo_pairs:
         args=lambda wc, input: cli_args(seed=derived_seed(config["seed"], "dpo-pairs"), special_tokens_from=input.sampler[0] if input.sampler else None)
         + " --rejected " + " ".join(config["dpo"]["rejected"])
         + (" --forced-think" if MODELS[SAMPLING["dpo"]["model"]]["force_think"] else ""),
+    conda:
+        "../envs/train.yaml"
     log:
         "logs/dpo_pairs.log",
     shell:
@@ -74,6 +80,8 @@ rule train_dpo:
     threads: 2
     resources:
         **per_job_resources(train_resources, "dpo_stage", DPO_STAGES),
+    conda:
+        "../envs/train.yaml"
     log:
         "logs/train/{dpo_stage}.log",
     benchmark:
@@ -94,6 +102,8 @@ rule merge:
     threads: 2
     resources:
         **stage_resources("merged"),
+    conda:
+        "../envs/train.yaml"
     log:
         "logs/train/merged.log",
     benchmark:
@@ -109,6 +119,8 @@ rule grpo_pool:
         code=code("grading"),
     output:
         "results/prompts/grpo.parquet",
+    conda:
+        "../envs/train.yaml"
     log:
         "logs/grpo_pool.log",
     shell:
@@ -131,6 +143,8 @@ rule grpo_prompts:
             max_prompts=config["grpo"]["max_prompts"],
             seed=derived_seed(config["seed"], "grpo-prompts"),
         ),
+    conda:
+        "../envs/train.yaml"
     log:
         "logs/grpo_prompts.log",
     shell:
@@ -150,6 +164,8 @@ rule train_grpo:
     threads: 2
     resources:
         **stage_resources("grpo"),
+    conda:
+        "../envs/train.yaml"
     log:
         "logs/train/grpo.log",
     benchmark:

@@ -1,6 +1,7 @@
 """Config validation: defaults, and errors that name the offending key."""
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 
@@ -154,3 +155,14 @@ def test_recipes_evaluate_as_light_r1_reports(recipe, models):
     config = recipe_config(recipe)
     assert eval_models(config) == models
     assert {key: config["eval"]["sampling"][key] for key in ("n", "temperature", "top_p", "max_tokens")} == {"n": 64, "temperature": 0.6, "top_p": 0.95, "max_tokens": 32768}
+
+
+def test_every_rule_names_a_cluster_environment():
+    """With --sdm conda every job needs its environment: each rule names one of envs/ (vLLM's
+    apart, for sampling), except the target rule `all`."""
+    for path in sorted((ROOT / "rules").glob("*.smk")):
+        for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)+)", path.read_text(), re.M):
+            env = re.search(r"conda:\n\s+\"\.\./envs/([\w-]+\.yaml)\"", body)
+            assert env, f"{path.name}: rule {rule} names no conda environment"
+            assert (ROOT / "envs" / env.group(1)).is_file(), f"{path.name}: rule {rule}: envs/{env.group(1)} does not exist"
+            assert (env.group(1) == "vllm.yaml") == (rule == "sample"), f"{path.name}: rule {rule} in {env.group(1)}"
