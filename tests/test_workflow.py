@@ -208,3 +208,33 @@ def test_dpo_pairs_and_their_exports(micro_world):
     exported = json.loads((results / "pairs.json").read_text())
     assert len(exported) == len(pairs) and exported[0]["rejected"]["value"] == pairs["rejected"][0]
     assert json.loads((results / "dataset_info.json").read_text())["light_r1_dpo_v2"]["ranking"] is True
+
+
+def test_a_killed_run_resumes_without_redoing_finished_jobs(micro_world, tmp_path):
+    """Retrain SFT stage 2 in a copy, kill Snakemake (SIGKILL, as a lost node) once that job has
+    finished and later ones are running: the next plan redoes what was cut off, not what ended."""
+    import signal
+    import time
+
+    world = tmp_path / "world"
+    shutil.copytree(micro_world, world, symlinks=True)  # copy2 keeps mtimes: the copy is up to date
+    shutil.rmtree(world / "results/checkpoints/sft2")
+    shutil.rmtree(world / "work/train/sft2")
+    micro = str(ROOT / "tests" / "micro.yaml")
+    before = planned_jobs(snakemake(world, "-n", "--configfile", micro).stdout)
+    assert before["train_sft"] == 1 and before["train_dpo"] == 2
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(world), "--cores", "2", "--configfile", micro]
+    run = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (world / "results/checkpoints/sft2").exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)  # let the jobs after it start
+        assert run.poll() is None, "the run ended before it could be killed"
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    after = planned_jobs(snakemake(world, "-n", "--configfile", micro).stdout)
+    assert "train_sft" not in after  # finished before the kill: kept
+    assert after["train_dpo"] == 2 and sum(after.values()) < sum(before.values())
