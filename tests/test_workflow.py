@@ -238,3 +238,16 @@ def test_a_killed_run_resumes_without_redoing_finished_jobs(micro_world, tmp_pat
     after = planned_jobs(snakemake(world, "-n", "--configfile", micro).stdout)
     assert "train_sft" not in after  # finished before the kill: kept
     assert after["train_dpo"] == 2 and sum(after.values()) < sum(before.values())
+
+
+def test_the_named_slurm_profile_installs_in_one_step(tmp_path):
+    """`make profile` links profiles/slurm where Snakemake looks for named profiles, so that
+    `snakemake --profile slurm` works as users type it."""
+    home = tmp_path / "home"
+    subprocess.run(["make", "-s", "-C", str(ROOT), "profile", f"PROFILE_HOME={home}/.config/snakemake"], check=True, capture_output=True)
+    assert (home / ".config/snakemake/slurm").resolve() == ROOT / "profiles" / "slurm"
+    env = {**os.environ, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n", "--profile", "slurm", "results/data/problems.parquet"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Using profile slurm" in result.stdout + result.stderr and "Job stats" in result.stdout
