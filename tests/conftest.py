@@ -39,3 +39,16 @@ def untrained_model_dir(tmp_path_factory) -> Path:
     tokenizer = make_tokenizer()
     save_model(make_model(tokenizer, seed=0), tokenizer, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def slurm_env():
+    """A single-node SLURM of the tests' own (scripts/slurm-local.sh), started once for the
+    session and stopped after it; skipped where it cannot run (not root, packages missing)."""
+    from slurm import slurm_cluster, unavailable
+
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    with slurm_cluster() as env:
+        yield env

@@ -7,7 +7,6 @@ import re
 import subprocess
 
 import polars as pl
-import pytest
 from browser import load_page
 from conftest import BIN, ROOT, snakemake
 

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from conftest import BIN, ROOT, snakemake
-from slurm import slurm_cluster, unavailable
 from snakemake_executor_plugin_slurm.submit_string import get_submit_command
 from snakemake_executor_plugin_slurm.utils import set_gres_string
 from snakemake_executor_plugin_slurm_jobstep import get_cpu_setting, get_gpu_setting, get_node_setting
@@ -212,15 +211,6 @@ with open(os.environ["LIGHTR1_RECORD"], "a") as out:
     env = {k: v for k, v in os.environ.items() if k.startswith(("SLURM_N", "MASTER_")) or k == "PYTHONPATH"}
     out.write(json.dumps({"argv": sys.argv[1:], "env": env}) + "\\n")
 """
-
-
-@pytest.fixture(scope="module")
-def slurm_env():
-    reason = unavailable()
-    if reason:
-        pytest.skip(reason)
-    with slurm_cluster() as env:
-        yield env
 
 
 def test_two_node_training_job_on_slurm(slurm_env, tmp_path):

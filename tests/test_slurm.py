@@ -7,24 +7,13 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import polars as pl
-import pytest
 from conftest import BIN, ROOT, snakemake
-from slurm import poll, sacct, slurm_cluster, unavailable
+from slurm import poll, sacct
 
 TARGET = "results/data/problems.parquet"
 OUTPUTS = ("results/data/problems.parquet", "results/data/ledger.parquet")
 # The micro world's data stages, one SLURM job each.
 JOBS = Counter(tiny_world=1, stage_source=3, stage_benchmark=3, decontaminate=1, build_problems=1)
-
-
-@pytest.fixture(scope="session")
-def slurm_env():
-    """A local SLURM of its own, started once for the session and stopped after it."""
-    reason = unavailable()
-    if reason:
-        pytest.skip(reason)
-    with slurm_cluster() as env:
-        yield env
 
 
 def test_sbatch_runs_a_job_and_sacct_accounts_it(slurm_env, tmp_path):

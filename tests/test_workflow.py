@@ -247,7 +247,8 @@ def test_the_named_slurm_profile_installs_in_one_step(tmp_path):
     subprocess.run(["make", "-s", "-C", str(ROOT), "profile", f"PROFILE_HOME={home}/.config/snakemake"], check=True, capture_output=True)
     assert (home / ".config/snakemake/slurm").resolve() == ROOT / "profiles" / "slurm"
     env = {**os.environ, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n", "--profile", "slurm", "results/data/problems.parquet"]
+    snakemake_bin = str(Path(sys.executable).parent / "snakemake")
+    command = [snakemake_bin, "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n", "--profile", "slurm", "results/data/problems.parquet"]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Using profile slurm" in result.stdout + result.stderr and "Job stats" in result.stdout
