@@ -17,7 +17,7 @@ import pytest
 
 from lightr1.prompts import completion_text, messages, render
 from lightr1.tiny.problems import TRAIN, make_problem, teacher_trace
-from lightr1.train.common import held_out
+from lightr1.train.common import held_out, resume_point
 from lightr1.train.sft import build_trainer
 
 FORM = "deepseek-r1"
@@ -36,6 +36,20 @@ def test_completion_drops_the_opening_tag_only_when_the_prompt_forces_it():
     assert completion_text("<think>\nwork\n</think>\n\n\\boxed{1}", force_think=True) == "work\n</think>\n\n\\boxed{1}"
     assert completion_text("<think>\nwork\n</think>\n\n\\boxed{1}", force_think=False).startswith("<think>\nwork")
     assert completion_text("\\boxed{1}", force_think=True) == "\\boxed{1}"
+
+
+def test_resume_skips_a_state_whose_save_was_cut_off(tmp_path):
+    """A kill during a save leaves a newer checkpoint folder without (or with half) its trainer
+    state: resume uses the last complete one and removes the broken ones."""
+    state = tmp_path / "state"
+    for step, trainer_state in ((5, '{"global_step": 5}'), (10, None), (15, '{"global_st')):
+        (state / f"checkpoint-{step}").mkdir(parents=True)
+        (state / f"checkpoint-{step}" / "model.safetensors").write_bytes(b"")
+        if trainer_state is not None:
+            (state / f"checkpoint-{step}" / "trainer_state.json").write_text(trainer_state)
+    assert resume_point(tmp_path) == str(state / "checkpoint-5")
+    assert sorted(p.name for p in state.iterdir()) == ["checkpoint-5"]
+    assert resume_point(tmp_path / "nothing") is None
 
 
 def test_held_out_split_is_seeded_by_problem_and_never_empty_or_total():

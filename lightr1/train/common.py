@@ -99,12 +99,28 @@ def load_tokenizer(path: str | os.PathLike):
     return tokenizer
 
 
-def resume_point(work_dir: str | os.PathLike) -> str | None:
-    """The newest full state in the work folder, or None for a fresh start."""
-    from transformers.trainer_utils import get_last_checkpoint
+def _complete(checkpoint: Path) -> bool:
+    """Whether a save finished: the Trainer writes trainer_state.json last."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return True
 
+
+def resume_point(work_dir: str | os.PathLike) -> str | None:
+    """The newest complete full state in the work folder, or None for a fresh start. A kill
+    during a save leaves a newer folder without its trainer state: it is removed (the Trainer
+    would otherwise resume from it and fail, or rotate the good one away) and the one before
+    it is used, as the Trainer deletes the older state only after the new one is written."""
     state = Path(work_dir) / STATE
-    return get_last_checkpoint(str(state)) if state.is_dir() else None
+    steps = {int(p.name.split("-")[1]): p for p in state.glob("checkpoint-*") if p.name.split("-")[1].isdigit()} if state.is_dir() else {}
+    for step in sorted(steps, reverse=True):
+        if _complete(steps[step]):
+            return str(steps[step])
+        log.warning("removing %s: its save did not finish (no trainer state)", steps[step])
+        shutil.rmtree(steps[step])
+    return None
 
 
 def _epoch_weights(trainer, work_dir: Path):
