@@ -78,6 +78,26 @@ def datasets(examples: list[dict[str, Any]], fraction: float, seed: int):
     return train_set, Dataset.from_list(eval_rows).remove_columns(["problem_id"]) if eval_rows else None
 
 
+def offline_trainer(
+    trainer_class, examples: Callable, config: Callable, table, init, work_dir, settings: Mapping[str, Any], *, form: str, force_think: bool, seed: int,
+    what: str,
+):
+    """A TRL trainer on a fixed table (SFT, DPO): examples rendered with the initial model's
+    tokenizer, a seeded held-out split, and the stage's config (`config(settings, work_dir,
+    seed, has_eval)`). An empty table is an error naming `what`."""
+    if table.is_empty():
+        raise Lightr1Error(f"the {what} has no rows: nothing to train on")
+    tokenizer = load_tokenizer(init)
+    train_set, eval_set = datasets(examples(table, tokenizer, form, force_think), settings.get("eval_fraction", 0.0), seed)
+    return trainer_class(
+        model=load_model(init, settings),
+        args=config(settings, work_dir, seed, eval_set is not None),
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        processing_class=tokenizer,
+    )
+
+
 def load_model(path: str | os.PathLike, settings: Mapping[str, Any]):
     """The model to train, in the stage's precision and attention kernel."""
     import torch

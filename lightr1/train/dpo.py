@@ -76,18 +76,10 @@ def build_trainer(
     """The DPOTrainer for one stage (not yet run). The reference model is the initial policy."""
     from trl import DPOTrainer
 
-    from lightr1.train.common import datasets, load_model, load_tokenizer
+    from lightr1.train.common import offline_trainer
 
-    if pairs.is_empty():
-        raise Lightr1Error("the DPO pairs table has no rows: nothing to train on")
-    tokenizer = load_tokenizer(init)
-    train_set, eval_set = datasets(dpo_examples(pairs, tokenizer, form, force_think), settings.get("eval_fraction", 0.0), seed)
-    return DPOTrainer(
-        model=load_model(init, settings),
-        args=dpo_config(settings, work_dir, seed, eval_set is not None),
-        train_dataset=train_set,
-        eval_dataset=eval_set,
-        processing_class=tokenizer,
+    return offline_trainer(
+        DPOTrainer, dpo_examples, dpo_config, pairs, init, work_dir, settings, form=form, force_think=force_think, seed=seed, what="DPO pairs table"
     )
 
 

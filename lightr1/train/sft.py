@@ -11,7 +11,6 @@ from typing import Any
 
 import polars as pl
 
-from lightr1.errors import Lightr1Error
 from lightr1.prompts import completion_text, messages, render
 
 
@@ -45,18 +44,10 @@ def build_trainer(
     """The SFTTrainer for one stage (not yet run): tests inspect its tokenised dataset."""
     from trl import SFTTrainer
 
-    from lightr1.train.common import datasets, load_model, load_tokenizer
+    from lightr1.train.common import offline_trainer
 
-    if data.is_empty():
-        raise Lightr1Error("the SFT data has no rows: nothing to train on")
-    tokenizer = load_tokenizer(init)
-    train_set, eval_set = datasets(sft_examples(data, tokenizer, form, force_think), settings.get("eval_fraction", 0.0), seed)
-    return SFTTrainer(
-        model=load_model(init, settings),
-        args=sft_config(settings, work_dir, seed, eval_set is not None),
-        train_dataset=train_set,
-        eval_dataset=eval_set,
-        processing_class=tokenizer,
+    return offline_trainer(
+        SFTTrainer, sft_examples, sft_config, data, init, work_dir, settings, form=form, force_think=force_think, seed=seed, what="SFT data"
     )
 
 
