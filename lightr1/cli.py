@@ -35,7 +35,7 @@ def _tiny_model(args: argparse.Namespace) -> None:
     from lightr1.tiny.model import train_base
 
     # Unset options fall back to train_base's defaults: they live in one place.
-    given = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr}
+    given = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "arithmetic_share": args.arithmetic_share}
     train_base(args.out, seed=args.seed, form=args.prompt_form, force_think=args.force_think, **{k: v for k, v in given.items() if v is not None})
 
 
@@ -347,12 +347,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-problems", type=int, default=400, help="distinct training problems before planting")
 
-    p = sub.add_parser("tiny-model", help="train the tiny world's base model (short answers, no long reasoning) and save it")
+    p = sub.add_parser("tiny-model", help="train the tiny world's base model (worked arithmetic, short answers, no long reasoning) and save it")
     p.add_argument("--out", required=True, help="model folder to write (atomically)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: train_base's)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (warmup, then cosine to a tenth)")
+    p.add_argument("--arithmetic-share", type=float, default=None, help="share of steps spent reading worked arithmetic rather than chats")
     p.add_argument("--prompt-form", default="light-r1", help="prompt form name or a template with {problem}, as grading will use")
     p.add_argument("--force-think", action="store_true", help="prompts end in <think>\\n, as Light-R1 hard-codes")
 

@@ -55,21 +55,46 @@ def test_training_example_learns_the_response_only(tokenizer, force_think):
     assert response.startswith("\n</think>\n\n") == force_think
 
 
-def test_base_problems_are_seeded_training_vocabulary_and_mostly_easy():
+def test_base_problems_are_seeded_in_every_vocabulary_and_mostly_easy():
     problems = tiny.base_examples(seed=5, count=400)
     assert [p.text for p in problems[:20]] == [p.text for p in tiny.base_examples(seed=5, count=20)]
-    assert {p.vocab for p in problems} == {"train"}
+    assert {p.vocab for p in problems} == {"train", "bench", "gpqa"}
     levels = [p.level for p in problems]
     assert levels.count(1) > levels.count(3) > levels.count(5) > 0
+
+
+def test_arithmetic_documents_are_the_teachers_working():
+    import random
+
+    from lightr1.tiny.problems import teacher_trace
+
+    document = tiny.arithmetic_document(random.Random(4))
+    assert document.count("Restating the problem") == tiny.DOCUMENT_PROBLEMS
+    first = document.split("\nRestating")[0]
+    rng = random.Random(4)
+    problem = make_problem(rng, rng.choice((1, 2, 3, 4, 5)), TRAIN, style="bare")
+    assert first in teacher_trace(problem, random.Random(0))  # the same lines, without the chat
+
+
+def test_base_answers_in_one_line_without_working():
+    import random
+
+    from lightr1.tiny.problems import plain_expression
+
+    problem = make_problem(random.Random(8), 4, TRAIN)  # a product, then a sum: two steps
+    response = tiny.base_response(problem)
+    assert response.split(" = ")[0] == plain_expression(problem.terms) and response.count(" = ") == 1
+    assert response.endswith(f"The answer is $\\boxed{{{problem.answer}}}$.")
 
 
 def test_short_training_lowers_loss_and_saves_a_loadable_folder(tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model, tokenizer, log = tiny.fit_base(seed=0, steps=30, batch_size=8, lr=3e-3, form="plain", progress=False)
+    model, tokenizer, log = tiny.fit_base(seed=0, steps=30, batch_size=8, lr=3e-3, arithmetic_share=0.5, form="plain", progress=False)
     loss = log["loss"]
     assert len(loss) == 30 and sum(loss[-5:]) / 5 < 0.6 * sum(loss[:5]) / 5
+    assert 5 < sum(log["reading"]) < 25  # both kinds of step
     out = tmp_path / "base"
     tiny.save_model(model, tokenizer, out, extra_json={"train_log.json": log})
     assert json.loads((out / "train_log.json").read_text())["steps"] == 30

@@ -130,36 +130,52 @@ def save_model(model, tokenizer, out_dir: str | os.PathLike, extra_json: Mapping
 
 
 # ---------------------------------------------------------------------------------------------
-# The base model: trained briefly to answer tersely, as an instruct model without long reasoning
+# The base model: pretrained on worked arithmetic, and tuned on chats that it answers at one
+# glance, as an instruct model without long reasoning. It has read how to work a problem step by
+# step, but does not do so when asked: SFT on long reasoning has to teach it that.
 
 # Easy levels dominate, so that the base solves level 1 often and the rest rarely: pass rates
 # then spread across problems, which difficulty grading needs.
 BASE_LEVEL_WEIGHTS = {1: 0.4, 2: 0.2, 3: 0.15, 4: 0.15, 5: 0.1}
+# A real base model has read the language of every benchmark: chats come in every vocabulary.
+BASE_VOCAB_WEIGHTS = {"train": 0.5, "bench": 0.35, "gpqa": 0.15}
 BASE_STREAM = "lightr1-tiny-base"  # apart from the world's own streams ("lightr1-tiny/...")
+DOCUMENT_PROBLEMS = 2
 
 
 def base_response(problem, force_think: bool = False) -> str:
-    """A short answer, no `<think>`: the human-style one-line solution the real sets carry.
-    Where the prompt forces `<think>\\n`, the base closes it at once (an empty thought), so its
+    """The expression and its value in one line, then the boxed answer; no `<think>`. Where
+    the prompt forces `<think>\\n`, the base closes it at once (an empty thought), so its
     answers stay outside any thinking block."""
-    from lightr1.tiny.problems import short_solution
+    from lightr1.tiny.problems import plain_expression
 
-    answer = short_solution(problem)
+    answer = f"{plain_expression(problem.terms)} = {problem.answer}. The answer is $\\boxed{{{problem.answer}}}$."
     return "\n</think>\n\n" + answer if force_think else answer
 
 
+def arithmetic_document(rng) -> str:
+    """Pretraining text: DOCUMENT_PROBLEMS fresh expressions worked as the teacher works them
+    (restated, one line per step, checked), with no question around them and no chat."""
+    from lightr1.tiny.problems import LEVELS, TRAIN, make_problem, work
+
+    problems = (make_problem(rng, rng.choice(LEVELS), TRAIN, style="bare") for _ in range(DOCUMENT_PROBLEMS))
+    return "\n".join(line for problem in problems for line in work(problem.terms).lines)
+
+
 def base_examples(seed: int, count: int) -> list:
-    """`count` fresh training-vocabulary problems from a stream of the base's own (never the
-    benchmark vocabularies), levels drawn by BASE_LEVEL_WEIGHTS. They may by chance repeat a
-    world problem, as a real base model's pretraining may; never a benchmark one."""
+    """`count` fresh problems from a stream of the base's own, levels drawn by
+    BASE_LEVEL_WEIGHTS and vocabularies by BASE_VOCAB_WEIGHTS. Like a real base model's
+    pretraining, they may by chance repeat a problem of the world or of its benchmarks; the
+    world's decontamination is about the training data, which this is not."""
     import random
 
-    from lightr1.tiny.problems import TRAIN, make_problem
+    from lightr1.tiny.problems import VOCABS, make_problem
 
     rng = random.Random(f"{BASE_STREAM}/{seed}")
-    levels, weights = list(BASE_LEVEL_WEIGHTS), list(BASE_LEVEL_WEIGHTS.values())
-    # One stream, level then problem: a longer run sees the shorter run's problems first.
-    return [make_problem(rng, rng.choices(levels, weights)[0], TRAIN) for _ in range(count)]
+    levels, level_weights = list(BASE_LEVEL_WEIGHTS), list(BASE_LEVEL_WEIGHTS.values())
+    vocabs, vocab_weights = [VOCABS[name] for name in BASE_VOCAB_WEIGHTS], list(BASE_VOCAB_WEIGHTS.values())
+    # One stream, problem after problem: a longer run sees the shorter run's problems first.
+    return [make_problem(rng, rng.choices(levels, level_weights)[0], rng.choices(vocabs, vocab_weights)[0]) for _ in range(count)]
 
 
 def encode_example(tokenizer, problem, form: str, force_think: bool) -> tuple[list[int], list[int]]:
@@ -220,13 +236,15 @@ def fit_base(
     steps: int = 400,
     batch_size: int = 16,
     lr: float = 2e-3,
+    arithmetic_share: float = 0.6,
     form: str = "light-r1",
     force_think: bool = False,
     progress: bool = True,
 ):
-    """Train the untrained tiny model into the world's base: short answers to fresh problems,
-    loss on the response only, prompts in the pipeline's form. Returns (model, tokenizer, log)
-    with the settings and the loss per step in the log."""
+    """Train the untrained tiny model into the world's base. A seeded `arithmetic_share` of the
+    steps are batches of worked arithmetic (loss on every token); the others are chats with
+    one-line answers to fresh problems (loss on the response only, prompts in the pipeline's
+    form). Returns (model, tokenizer, log) with the settings and the loss per step in the log."""
     import random
     import time
 
@@ -236,15 +254,26 @@ def fit_base(
     tokenizer = make_tokenizer()
     model = make_model(tokenizer, seed=seed)
     model.train()
-    examples = [encode_example(tokenizer, p, form, force_think) for p in base_examples(seed, steps * batch_size)]
-    batches = length_batches([len(ids) for ids, _ in examples], batch_size, random.Random(f"{BASE_STREAM}/{seed}/batches"))
+    rng = random.Random(f"{BASE_STREAM}/{seed}/schedule")
+    reading = [rng.random() < arithmetic_share for _ in range(steps)]
+    chat_steps = steps - sum(reading)
+    examples = [encode_example(tokenizer, p, form, force_think) for p in base_examples(seed, chat_steps * batch_size)]
+    chats = iter(length_batches([len(ids) for ids, _ in examples], batch_size, random.Random(f"{BASE_STREAM}/{seed}/batches")))
+    documents = random.Random(f"{BASE_STREAM}/{seed}/arithmetic")
+
+    def batch(read: bool):
+        if read:
+            ids = tokenizer([arithmetic_document(documents) for _ in range(batch_size)], add_special_tokens=False)["input_ids"]
+            return pad_batch([(row, row) for row in ids], tokenizer.pad_token_id)
+        return pad_batch([examples[i] for i in next(chats)], tokenizer.pad_token_id)
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps, max(1, steps // 20)))
     losses: list[float] = []
     start = time.monotonic()
-    bar = tqdm(batches, desc="tiny base", unit="step", disable=not progress)
-    for batch in bar:
-        ids, attention, labels = pad_batch([examples[i] for i in batch], tokenizer.pad_token_id)
+    bar = tqdm(reading, desc="tiny base", unit="step", disable=not progress)
+    for read in bar:
+        ids, attention, labels = batch(read)
         loss = model(input_ids=ids, attention_mask=attention, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -259,11 +288,13 @@ def fit_base(
         "steps": steps,
         "batch_size": batch_size,
         "lr": lr,
+        "arithmetic_share": arithmetic_share,
         "prompt_form": form,
         "force_think": force_think,
         "level_weights": BASE_LEVEL_WEIGHTS,
         "seconds": round(time.monotonic() - start, 2),
         "loss": losses,
+        "reading": reading,
     }
     return model, tokenizer, log
 

@@ -2,9 +2,13 @@
 writes long `<think>` traces. Pure functions of a seeded `random.Random`.
 
 A problem is a list of terms (sign, factors) evaluated as products first, then left to right:
-((+1, (3, 12)), (+1, (7,)), (-1, (5,))) is 3*12 + 7 - 5. Levels grade the work: 1 adds two
-2-digit numbers, 2 adds or subtracts 3-digit numbers, 3 has three operands, 4 is a*b + c, and
-5 is a two-step word problem (a product, then an addition and a subtraction).
+((+1, (3, 4)), (+1, (7,)), (-1, (5,))) is 3*4 + 7 - 5. Levels grade the work by its number of
+steps: 1 adds two digits, 2 adds a digit to or takes it from a number in the teens, 3 has three
+operands, 4 is a*b + c, and 5 is a two-step word problem (a product, then an addition and a
+subtraction). Every step is a small fact (a sum or difference under 40, a product under 25):
+a model of about 1M parameters learns those facts in minutes on a CPU but not a whole multi-step
+problem at one glance, so working step by step is what makes it right, as long reasoning does
+for real models.
 
 Training and benchmark problems are worded from disjoint vocabularies (names, objects,
 sentence templates), so that a training problem resembles a benchmark problem, even with its
@@ -39,20 +43,20 @@ class Pattern:
         return tuple((sign, len(ranges)) for sign, ranges in self.terms)
 
 
-_TWO, _THREE, _COUNT, _PER = (10, 99), (100, 999), (2, 9), (3, 19)
+_DIGIT, _TEEN, _COUNT, _PER = (2, 9), (10, 19), (2, 4), (2, 6)
 
 PATTERNS: dict[int, tuple[Pattern, ...]] = {
-    1: (Pattern(((1, (_TWO,)), (1, (_TWO,)))),),
-    2: (Pattern(((1, (_THREE,)), (1, (_THREE,)))), Pattern(((1, (_THREE,)), (-1, (_THREE,))))),
+    1: (Pattern(((1, (_DIGIT,)), (1, (_DIGIT,)))),),
+    2: (Pattern(((1, (_TEEN,)), (1, (_DIGIT,)))), Pattern(((1, (_TEEN,)), (-1, (_DIGIT,))))),
     3: (
-        Pattern(((1, (_TWO,)), (1, (_TWO,)), (1, (_TWO,)))),
-        Pattern(((1, (_TWO,)), (1, (_TWO,)), (-1, (_TWO,)))),
-        Pattern(((1, (_TWO,)), (-1, (_TWO,)), (1, (_TWO,)))),
+        Pattern(((1, (_DIGIT,)), (1, (_DIGIT,)), (1, (_DIGIT,)))),
+        Pattern(((1, (_DIGIT,)), (1, (_DIGIT,)), (-1, (_DIGIT,)))),
+        Pattern(((1, (_TEEN,)), (-1, (_DIGIT,)), (1, (_DIGIT,)))),
     ),
-    4: (Pattern(((1, (_COUNT, _PER)), (1, (_TWO,)))),),
+    4: (Pattern(((1, (_COUNT, _PER)), (1, (_DIGIT,)))),),
     5: (
-        Pattern(((1, (_COUNT, _PER)), (1, (_TWO,)), (-1, (_TWO,)))),
-        Pattern(((1, (_TWO,)), (1, (_COUNT, _PER)), (-1, (_TWO,)))),
+        Pattern(((1, (_COUNT, _PER)), (1, (_DIGIT,)), (-1, (_DIGIT,)))),
+        Pattern(((1, (_DIGIT,)), (1, (_COUNT, _PER)), (-1, (_DIGIT,)))),
     ),
 }
 
@@ -354,11 +358,14 @@ def with_new_numbers(problem: TinyProblem, rng: random.Random) -> TinyProblem:
 
 @dataclass(frozen=True)
 class Slip:
-    """One arithmetic slip: in step `step`, the digit of column `column` comes out one too high
-    (in a product, the ones partial product). Later steps carry the wrong value along."""
+    """One arithmetic slip: step `step` comes out 10**`column` too high (its ones or its tens
+    digit one too high). Later steps carry the wrong value along."""
 
     step: int
     column: int
+
+
+SLIP_COLUMNS = 2
 
 
 @dataclass(frozen=True)
@@ -367,6 +374,10 @@ class Step:
     op: str
     right: int
     result: int
+
+    @property
+    def equation(self) -> str:
+        return f"{self.left} {self.op} {self.right} = {self.result}"
 
 
 @dataclass(frozen=True)
@@ -377,72 +388,14 @@ class Work:
     valid: bool  # False when a slip drove a total below zero (such work is not used)
 
 
-_COLUMNS = ("Ones", "Tens", "Hundreds", "Thousands", "Ten-thousands")
 _OPENERS = ("Okay, let me work through this carefully.", "Alright, let's see.", "Let me think about this step by step.")
 _CLOSERS = ("So the answer is {v}.", "That gives {v}.", "Therefore the result is {v}.")
+_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
 
 
-def _digits(n: int) -> list[int]:
-    return [int(d) for d in reversed(str(n))]
-
-
-def _from_digits(digits: list[int]) -> int:
-    return sum(d * 10**k for k, d in enumerate(digits))
-
-
-def column_add(x: int, y: int, slip: int | None = None) -> tuple[list[str], int]:
-    """Digit-by-digit addition with carries; `slip` is a column whose digit comes out one high."""
-    xs, ys = _digits(x), _digits(y)
-    lines, written, carry = [f"Add {x} + {y} column by column."], [], 0
-    for k in range(max(len(xs), len(ys))):
-        a, b = (xs[k] if k < len(xs) else 0), (ys[k] if k < len(ys) else 0)
-        total = a + b + carry + (1 if k == slip else 0)
-        expr = f"{a} + {b}" + (" + 1" if carry else "")
-        lines.append(f"{_COLUMNS[k]}: {expr} = {total}, write {total % 10}" + (", carry 1." if total >= 10 else "."))
-        written.append(total % 10)
-        carry = total // 10
-    if carry:
-        lines.append("The last carry 1 becomes the leading digit.")
-        written.append(carry)
-    result = _from_digits(written)
-    lines.append(f"So {x} + {y} = {result}.")
-    return lines, result
-
-
-def column_subtract(x: int, y: int, slip: int | None = None) -> tuple[list[str], int]:
-    """Digit-by-digit subtraction with borrows (x >= y); `slip` as in column_add."""
-    xs, ys = _digits(x), _digits(y)
-    lines, written, borrow = [f"Subtract {x} - {y} column by column."], [], 0
-    for k in range(len(xs)):
-        a, b = xs[k], (ys[k] if k < len(ys) else 0)
-        diff = a - b - borrow
-        borrow_out = diff < 0
-        digit = diff + 10 * borrow_out
-        if k == slip and digit < 9:
-            digit += 1
-        expr = ("10 + " if borrow_out else "") + f"{a} - {b}" + (" - 1" if borrow else "")
-        lines.append(f"{_COLUMNS[k]}: {expr} = {digit}, write {digit}" + (", borrow 1." if borrow_out else "."))
-        written.append(digit)
-        borrow = int(borrow_out)
-    result = _from_digits(written)
-    lines.append(f"So {x} - {y} = {result}.")
-    return lines, result
-
-
-def multiply(count: int, per: int, slip: bool = False) -> tuple[list[str], int]:
-    """A small product by partial products (tens and ones of the larger factor)."""
-    if per < 10:
-        product = count * per + slip
-        return [f"{count} * {per} = {product} from the times table."], product
-    tens, ones = per - per % 10, per % 10
-    partial = count * ones + slip
-    product = count * tens + partial
-    return [
-        f"Multiply {count} * {per} by splitting {per} = {tens} + {ones}.",
-        f"{count} * {tens} = {count * tens}.",
-        f"{count} * {ones} = {partial}.",
-        f"{count * tens} + {partial} = {product}, so {count} * {per} = {product}.",
-    ], product
+def calculate(left: int, op: str, right: int, slip: int | None = None) -> Step:
+    """One step of working; `slip` is the column (0 ones, 1 tens) that comes out one high."""
+    return Step(left, op, right, _OPS[op](left, right) + (10**slip if slip is not None else 0))
 
 
 def restate(terms: tuple[Term, ...]) -> str:
@@ -456,39 +409,34 @@ def restate(terms: tuple[Term, ...]) -> str:
 
 def work(terms: tuple[Term, ...], slip: Slip | None = None) -> Work:
     """The reasoner's working: products first, then additions and subtractions left to right,
-    then a check that undoes the last step. A slip changes one digit and propagates."""
-    lines: list[str] = [restate(terms)]
+    one line per step, then a check that undoes the last step. A slip makes one step's result
+    wrong, and the steps after it carry the wrong value."""
     steps: list[Step] = []
-    values: list[int] = []
-    step = 0
-    for _, factors in terms:
-        if len(factors) == 2:
-            block, value = multiply(*factors, slip=slip is not None and slip.step == step)
-            lines += block
-            steps.append(Step(factors[0], "*", factors[1], value))
-            step += 1
-        else:
-            value = factors[0]
-        values.append(value)
+
+    def step(left: int, op: str, right: int) -> Step:
+        column = slip.column if slip is not None and slip.step == len(steps) else None
+        steps.append(calculate(left, op, right, column))
+        return steps[-1]
+
+    values = [step(*factors[:1], "*", factors[1]).result if len(factors) == 2 else factors[0] for _, factors in terms]
     total = values[0]
     for (sign, _), value in zip(terms[1:], values[1:]):
-        column = slip.column if slip is not None and slip.step == step else None
         if sign < 0 and total < value:
-            return Work(tuple(lines), tuple(steps), total, valid=False)
-        block, result = (column_add if sign > 0 else column_subtract)(total, value, column)
-        lines += block
-        steps.append(Step(total, "+" if sign > 0 else "-", value, result))
-        total = result
-        step += 1
+            return Work((), tuple(steps), total, valid=False)
+        total = step(total, "+" if sign > 0 else "-", value).result
     last = steps[-1]
-    undo = "-" if last.op == "+" else "+"
-    lines.append(f"Check: {last.result} {undo} {last.right} = {last.left}, which matches, so {last.result} is right.")
+    undo = {"+": "-", "-": "+", "*": "/"}[last.op]
+    lines = [
+        restate(terms),
+        *(f"{s.equation}." for s in steps),
+        f"Check: {last.result} {undo} {last.right} = {last.left}, which matches, so {last.result} is right.",
+    ]
     return Work(tuple(lines), tuple(steps), total, valid=True)
 
 
 def _slips(terms: tuple[Term, ...]) -> list[Slip]:
     n_steps = sum(len(f) == 2 for _, f in terms) + len(terms) - 1
-    return [Slip(step, column) for step in range(n_steps) for column in range(4)]
+    return [Slip(step, column) for step in range(n_steps) for column in range(SLIP_COLUMNS)]
 
 
 def wrong_work(terms: tuple[Term, ...], rng: random.Random) -> Work:
@@ -504,7 +452,7 @@ def wrong_work(terms: tuple[Term, ...], rng: random.Random) -> Work:
 
 
 def summary(steps: tuple[Step, ...], value: int) -> str:
-    chain = "; ".join(f"{s.left} {s.op} {s.right} = {s.result}" for s in steps)
+    chain = "; ".join(s.equation for s in steps)
     return f"Working step by step: {chain}.\n\nThe final answer is \\boxed{{{value}}}"
 
 
