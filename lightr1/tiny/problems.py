@@ -17,6 +17,7 @@ digits removed, only where the tiny world plants it on purpose.
 
 from __future__ import annotations
 
+import operator
 import random
 import re
 from dataclasses import dataclass, replace
@@ -390,7 +391,7 @@ class Work:
 
 _OPENERS = ("Okay, let me work through this carefully.", "Alright, let's see.", "Let me think about this step by step.")
 _CLOSERS = ("So the answer is {v}.", "That gives {v}.", "Therefore the result is {v}.")
-_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
+_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
 
 def calculate(left: int, op: str, right: int, slip: int | None = None) -> Step:
@@ -418,7 +419,7 @@ def work(terms: tuple[Term, ...], slip: Slip | None = None) -> Work:
         steps.append(calculate(left, op, right, column))
         return steps[-1]
 
-    values = [step(*factors[:1], "*", factors[1]).result if len(factors) == 2 else factors[0] for _, factors in terms]
+    values = [step(factors[0], "*", factors[1]).result if len(factors) == 2 else factors[0] for _, factors in terms]
     total = values[0]
     for (sign, _), value in zip(terms[1:], values[1:]):
         if sign < 0 and total < value:
