@@ -34,7 +34,8 @@ def greedy_accuracy(model_dir: Path, problems, force_think: bool) -> dict[int, f
     batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     with torch.inference_mode():
         out = model.generate(**batch, max_new_tokens=256, do_sample=False)
-    texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    # `</think>` is a special token: keep special tokens, cut at the end of the turn.
+    texts = [text.split("<|im_end|>")[0] for text in tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :])]
     correct = [verify(str(p.answer), (THINK if force_think else "") + text).correct for p, text in zip(problems, texts)]
     levels = sorted({p.level for p in problems})
     return {level: sum(c for c, p in zip(correct, problems) if p.level == level) / PER_LEVEL for level in levels}
