@@ -22,21 +22,15 @@ MARGIN = 0.1
 
 
 def greedy_accuracy(model_dir: Path, problems, force_think: bool) -> dict[int, float]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from lightr1.prompts import THINK, messages, render
+    """Per level, the share solved by greedy decoding, sampled and scored as the pipeline does."""
+    from lightr1.generation import Sampling, load_backend
+    from lightr1.prompts import make_prompts
     from lightr1.verify import verify
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    prompts = [render(tokenizer, messages(p.text, "deepseek-r1"), force_think) for p in problems]
-    batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    with torch.inference_mode():
-        out = model.generate(**batch, max_new_tokens=256, do_sample=False)
-    # `</think>` is a special token: keep special tokens, cut at the end of the turn.
-    texts = [text.split("<|im_end|>")[0] for text in tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :])]
-    correct = [verify(str(p.answer), (THINK if force_think else "") + text).correct for p, text in zip(problems, texts)]
+    backend = load_backend("hf", str(model_dir), {"device": "cpu"})
+    prompts = make_prompts(backend.tokenizer, [(str(i), p.text) for i, p in enumerate(problems)], "deepseek-r1", force_think, 0)
+    completions = backend.generate(prompts, Sampling(temperature=0.0, max_tokens=256))
+    correct = [verify(str(p.answer), c.text, forced_think=force_think).correct for p, c in zip(problems, completions)]
     levels = sorted({p.level for p in problems})
     return {level: sum(c for c, p in zip(correct, problems) if p.level == level) / PER_LEVEL for level in levels}
 
