@@ -11,7 +11,9 @@ rule tiny_model:
     output:
         directory("resources/models/tiny_base"),
     params:
-        args=cli_args(seed=config["seed"], prompt_form=config["prompts"]["math"], **config["tiny_world"]["base_model"]),
+        # The base learns the prompt format it is sampled with (models' force_think for tiny_base).
+        args=lambda wc: cli_args(seed=config["seed"], prompt_form=config["prompts"]["math"], **config["tiny_world"]["base_model"])
+        + (" --force-think" if MODELS["tiny_base"]["force_think"] else ""),
     threads: 2
     conda:
         "../envs/train.yaml"

@@ -44,7 +44,8 @@ def test_sft_beats_the_base_on_held_out_benchmark_problems(tmp_path):
 
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     base = tmp_path / "base"
-    train_base(base, seed=config["seed"], form="deepseek-r1", progress=False, **config["tiny_world"]["base_model"])
+    force_think = next(m for m in config["models"] if m["name"] == "tiny_base").get("force_think", False)
+    train_base(base, seed=config["seed"], form="deepseek-r1", force_think=force_think, progress=False, **config["tiny_world"]["base_model"])
 
     rng = random.Random("test-learning/sft")
     train = [tp.make_problem(rng, tp.LEVELS[i % 5], tp.TRAIN) for i in range(SFT_PROBLEMS)]
@@ -55,8 +56,8 @@ def test_sft_beats_the_base_on_held_out_benchmark_problems(tmp_path):
 
     held_out = random.Random("test-learning/held-out")
     problems = [tp.make_problem(held_out, level, tp.BENCH) for level in tp.LEVELS for _ in range(PER_LEVEL)]
-    before = greedy_accuracy(base, problems, force_think=False)
-    after = greedy_accuracy(tmp_path / "sft1", problems, force_think=True)
+    before = greedy_accuracy(base, problems, force_think)
+    after = greedy_accuracy(tmp_path / "sft1", problems, True)
     print("base", before, "sft1", after)
     mean = lambda by_level: sum(by_level.values()) / len(by_level)  # noqa: E731
     assert mean(after) >= mean(before) + MARGIN, (before, after)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lightr1.prompts import messages, render
+from lightr1.prompts import THINK, messages, render
 from lightr1.tiny import model as tiny
 from lightr1.tiny.problems import TRAIN, make_problem
 
@@ -51,8 +51,8 @@ def test_training_example_learns_the_response_only(tokenizer, force_think):
     start = next(i for i, label in enumerate(labels) if label != -100)
     assert tokenizer.decode(ids[:start]) == prompt  # exactly what generation will see
     response = tokenizer.decode([label for label in labels if label != -100])
-    assert response.endswith(f"\\boxed{{{problem.answer}}}$.<|im_end|>") and "<think>" not in response
-    assert response.startswith("\n</think>\n\n") == force_think
+    # A forced `<think>\n` is prompt, not response; otherwise the base learns to open it.
+    assert response == tiny.base_response(problem).removeprefix(THINK if force_think else "") + "<|im_end|>"
 
 
 def test_base_problems_are_seeded_in_every_vocabulary_and_mostly_easy():
@@ -63,28 +63,31 @@ def test_base_problems_are_seeded_in_every_vocabulary_and_mostly_easy():
     assert levels.count(1) > levels.count(3) > levels.count(5) > 0
 
 
-def test_arithmetic_documents_are_the_teachers_working():
+def test_arithmetic_documents_are_worked_examples():
     import random
 
-    from lightr1.tiny.problems import teacher_trace
+    from lightr1.tiny.problems import LEVELS, VOCABS, teacher_trace, work
 
     document = tiny.arithmetic_document(random.Random(4))
-    assert document.count("Restating the problem") == tiny.DOCUMENT_PROBLEMS
-    first = document.split("\nRestating")[0]
+    examples = document.split("\n\n")
+    assert len(examples) == tiny.DOCUMENT_PROBLEMS
     rng = random.Random(4)
-    problem = make_problem(rng, rng.choice((1, 2, 3, 4, 5)), TRAIN, style="bare")
-    assert first in teacher_trace(problem, random.Random(0))  # the same lines, without the chat
+    vocabs = [VOCABS[name] for name in tiny.BASE_VOCAB_WEIGHTS]
+    problem = make_problem(rng, rng.choice(LEVELS), rng.choices(vocabs, list(tiny.BASE_VOCAB_WEIGHTS.values()))[0])
+    question, working = examples[0].split("\n", 1)
+    assert question == problem.text and working == "\n".join(work(problem.terms).lines)
+    assert working in teacher_trace(problem, random.Random(0))  # the same lines, without the chat
 
 
-def test_base_answers_in_one_line_without_working():
+def test_base_restates_then_answers_in_one_line_without_working():
     import random
 
     from lightr1.tiny.problems import plain_expression
 
     problem = make_problem(random.Random(8), 4, TRAIN)  # a product, then a sum: two steps
-    response = tiny.base_response(problem)
-    assert response.split(" = ")[0] == plain_expression(problem.terms) and response.count(" = ") == 1
-    assert response.endswith(f"The answer is $\\boxed{{{problem.answer}}}$.")
+    thought, answer = tiny.base_response(problem).split("\n</think>\n\n")
+    assert thought == f"<think>\nRestating the problem: I need {plain_expression(problem.terms)}."
+    assert answer == f"{plain_expression(problem.terms)} = {problem.answer}. The answer is $\\boxed{{{problem.answer}}}$."
 
 
 def test_short_training_lowers_loss_and_saves_a_loadable_folder(tmp_path):

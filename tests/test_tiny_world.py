@@ -284,7 +284,7 @@ def test_traces_agree_with_their_correctness_flags(world):
                 seen_truncated += 1
                 continue
             assert complete and "\n</think>\n\n" in text and text.endswith("}")
-            assert len(text) > 2 * len(row["solution"])  # long reasoning, next to the short solution
+            assert len(text) > 1.5 * len(row["solution"])  # long reasoning, next to the short solution
             boxed = last_boxed(text)
             assert text.endswith(f"\\boxed{{{boxed}}}")
             assert (boxed == row["answer"]) == correct

@@ -143,23 +143,30 @@ BASE_STREAM = "lightr1-tiny-base"  # apart from the world's own streams ("lightr
 DOCUMENT_PROBLEMS = 2
 
 
-def base_response(problem, force_think: bool = False) -> str:
-    """The expression and its value in one line, then the boxed answer; no `<think>`. Where
-    the prompt forces `<think>\\n`, the base closes it at once (an empty thought), so its
-    answers stay outside any thinking block."""
-    from lightr1.tiny.problems import plain_expression
+def base_response(problem) -> str:
+    """A one-line thought that restates the problem as an expression, then the expression and
+    its value in one line and the boxed answer: the base answers at one glance. The thought is
+    the first line of the teacher's working, in the same place, so SFT has only to teach the
+    steps that follow it (a base that restated nowhere lost its reading of the benchmarks'
+    wording when SFT taught restating on the training wording alone)."""
+    from lightr1.prompts import THINK
+    from lightr1.tiny.problems import plain_expression, restate
 
     answer = f"{plain_expression(problem.terms)} = {problem.answer}. The answer is $\\boxed{{{problem.answer}}}$."
-    return "\n</think>\n\n" + answer if force_think else answer
+    return f"{THINK}{restate(problem.terms)}\n</think>\n\n{answer}"
 
 
 def arithmetic_document(rng) -> str:
-    """Pretraining text: DOCUMENT_PROBLEMS fresh expressions worked as the teacher works them
-    (restated, one line per step, checked), with no question around them and no chat."""
-    from lightr1.tiny.problems import LEVELS, TRAIN, make_problem, work
+    """Pretraining text: DOCUMENT_PROBLEMS fresh problems, each followed by the teacher's
+    working (restated as an expression, one line per step, checked), with no chat around them:
+    worked examples, as a real base reads in textbooks, in every vocabulary. Reading a problem
+    into its expression is the step a 1M model finds hardest; chats alone taught it too little
+    (the base dropped the middle operand of three)."""
+    from lightr1.tiny.problems import LEVELS, VOCABS, make_problem, work
 
-    problems = (make_problem(rng, rng.choice(LEVELS), TRAIN, style="bare") for _ in range(DOCUMENT_PROBLEMS))
-    return "\n".join(line for problem in problems for line in work(problem.terms).lines)
+    vocabs, weights = [VOCABS[name] for name in BASE_VOCAB_WEIGHTS], list(BASE_VOCAB_WEIGHTS.values())
+    problems = (make_problem(rng, rng.choice(LEVELS), rng.choices(vocabs, weights)[0]) for _ in range(DOCUMENT_PROBLEMS))
+    return "\n\n".join("\n".join((problem.text, *work(problem.terms).lines)) for problem in problems)
 
 
 def base_examples(seed: int, count: int) -> list:
@@ -185,8 +192,7 @@ def encode_example(tokenizer, problem, form: str, force_think: bool) -> tuple[li
     is masked out too."""
     from lightr1.prompts import THINK, messages
 
-    response = base_response(problem, force_think)
-    chat = [*messages(problem.text, form), {"role": "assistant", "content": THINK + response if force_think else response}]
+    chat = [*messages(problem.text, form), {"role": "assistant", "content": base_response(problem)}]
     encoded = tokenizer.apply_chat_template(chat, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     ids, mask = list(encoded["input_ids"]), list(encoded["assistant_masks"])
     if force_think:

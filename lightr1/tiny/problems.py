@@ -400,12 +400,9 @@ def calculate(left: int, op: str, right: int, slip: int | None = None) -> Step:
 
 
 def restate(terms: tuple[Term, ...]) -> str:
-    parts = []
-    for index, (sign, factors) in enumerate(terms):
-        what = f"{factors[0]} groups of {factors[1]}" if len(factors) == 2 else str(factors[0])
-        verb = "start with" if index == 0 else ("add" if sign > 0 else "take away")
-        parts.append(f"{verb} {what}")
-    return f"Restating the problem: we {', then '.join(parts)}. So I need {plain_expression(terms)}."
+    # The expression itself, not the problem retold in words: retelling makes a 1M model read
+    # each operand from far back in the prompt, and it lost count (`9 + 7` became `9 + 7 + 7`).
+    return f"Restating the problem: I need {plain_expression(terms)}."
 
 
 def work(terms: tuple[Term, ...], slip: Slip | None = None) -> Work:
@@ -452,17 +449,16 @@ def wrong_work(terms: tuple[Term, ...], rng: random.Random) -> Work:
     raise ValueError(f"no slip changes the answer of {plain_expression(terms)}")
 
 
-def summary(steps: tuple[Step, ...], value: int) -> str:
-    chain = "; ".join(s.equation for s in steps)
-    return f"Working step by step: {chain}.\n\nThe final answer is \\boxed{{{value}}}"
-
-
 def teacher_trace(problem: TinyProblem, rng: random.Random, wrong: bool = False) -> str:
     """A long R1-style response: "<think>\\n" + step-by-step work + "\\n</think>\\n\\n" + a short
-    summary ending in \\boxed{answer}. A wrong trace slips once and boxes the wrong result."""
+    summary ending in \\boxed{answer}. A wrong trace slips once and boxes the wrong result.
+
+    The summary gives only the result: a 1M-parameter model copies well from the line just above
+    (the closer) and badly from far away, and a summary that re-copied every step came out garbled."""
     done = wrong_work(problem.terms, rng) if wrong else work(problem.terms)
-    body = [rng.choice(_OPENERS), *done.lines, rng.choice(_CLOSERS).format(v=done.value)]
-    return "<think>\n" + "\n".join(body) + "\n</think>\n\n" + summary(done.steps, done.value)
+    # No opener before the restatement: the base restates first thing in its thought too.
+    body = [*done.lines, rng.choice(_CLOSERS).format(v=done.value)]
+    return "<think>\n" + "\n".join(body) + "\n</think>\n\n" + f"The final answer is \\boxed{{{done.value}}}"
 
 
 def think_body(trace: str) -> str:
