@@ -353,7 +353,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: train_base's)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (warmup, then cosine to a tenth)")
-    p.add_argument("--arithmetic-share", type=float, default=None, help="share of steps spent reading worked arithmetic rather than chats")
+    p.add_argument("--arithmetic-share", type=float, default=None, help="share of steps spent reading worked examples rather than chats")
     p.add_argument("--prompt-form", default="light-r1", help="prompt form name or a template with {problem}, as grading will use")
     p.add_argument("--force-think", action="store_true", help="prompts end in <think>\\n, as Light-R1 hard-codes")
 

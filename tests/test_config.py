@@ -138,7 +138,7 @@ def test_evaluation_order_and_stage_comparisons():
     config = validated()
     assert eval_models(config) == ["tiny_base", "sft1", "sft2", "dpo", "dpo_v2", "merged", "grpo"]
     # Each stage against what it started from; a merge against the first model it merges.
-    assert eval_comparisons(config) == [("sft1", "tiny_base"), ("sft2", "sft1"), ("dpo", "sft2"), ("dpo_v2", "sft2"), ("merged", "sft2"), ("grpo", "tiny_base")]
+    assert eval_comparisons(config) == [("sft1", "tiny_base"), ("sft2", "sft1"), ("dpo", "sft2"), ("dpo_v2", "sft2"), ("merged", "sft2"), ("grpo", "sft2")]
     # A reference that is not evaluated is not compared.
     assert eval_comparisons(validated(eval__models=["sft2", "dpo"])) == [("dpo", "sft2")]
 

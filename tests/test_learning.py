@@ -2,7 +2,7 @@
 held-out problems in the benchmark vocabulary: the learning the report must show.
 
 It trains the demo's base (config.yaml's tiny_world.base_model) and SFT stage 1 (train.sft1's
-settings) from scratch: about 15 minutes on 2 CPU cores, beyond the test budget, so it is
+settings) from scratch: about 17 minutes on 2 CPU cores, beyond the test budget, so it is
 marked `slow` and left out of the default run (`python -m pytest -m slow` runs it)."""
 
 from __future__ import annotations
