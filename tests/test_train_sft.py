@@ -162,3 +162,25 @@ def test_killed_sft_resumes_from_its_last_checkpoint(untrained_model_dir, tmp_pa
     log = json.loads((tmp_path / "out/training_log.json").read_text())
     assert [e["epoch"] for e in log["epochs"]] == [1, 2, 3]
     assert max(entry["step"] for entry in log["log_history"]) == 15
+
+
+def test_a_state_from_other_inputs_is_started_over_not_resumed(trained, untrained_model_dir, tmp_path):
+    """Re-run because its data changed, a stage starts over instead of carrying the old run on;
+    re-run for a setting that changes no weights (the picked epoch), it resumes its finished
+    state and only publishes that epoch."""
+    import shutil
+
+    root, _ = trained
+    shutil.copytree(root / "work", tmp_path / "work")
+    sft_table(24, seed=1).write_parquet(tmp_path / "data.parquet")
+    result = run_cli(tmp_path, untrained_model_dir, SETTINGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "was trained from other inputs (data changed): starting over" in result.stderr
+    assert "resuming from" not in result.stderr
+    log = json.loads((tmp_path / "out/training_log.json").read_text())
+    assert min(entry["step"] for entry in log["log_history"]) == 1  # trained from the first step
+
+    result = run_cli(tmp_path, untrained_model_dir, {**SETTINGS, "pick_epoch": 1})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resuming from" in result.stderr and "starting over" not in result.stderr
+    assert json.loads((tmp_path / "out/training_log.json").read_text())["picked"] == "epoch-1"

@@ -4,6 +4,7 @@ into the stage's output atomically with its training log."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 EPOCHS = "epochs"  # work/<stage>/epochs/epoch-<k>/: the weights (no optimizer) after each epoch
 STATE = "state"  # work/<stage>/state/checkpoint-<step>/: one rolling full state to resume from
+RUN = "run.json"  # work/<stage>/run.json: what the saved state and epochs were trained from
+# Settings that change neither what is trained nor how: a state saved under other values resumes.
+_NOT_IN_RUN = frozenset({"pick_epoch", "save_steps", "logging_steps", "runtime", "mem_mb"})
 
 
 def trainer_arguments(settings: Mapping[str, Any], work_dir: str | os.PathLike, seed: int) -> dict[str, Any]:
@@ -166,9 +170,57 @@ def _epoch_weights(trainer, work_dir: Path):
     return EpochWeights()
 
 
-def train(trainer, work_dir: str | os.PathLike) -> None:
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_identity(init, data, settings: Mapping[str, Any], **prompting: Any) -> dict[str, Any]:
+    """What a saved state belongs to: the training data's content hash, the initial model's
+    files by name, size and modification time (its weights are too large to hash; a retrained
+    or re-downloaded model is rewritten), the settings that shape training, and how prompts
+    are rendered."""
+    init = Path(init)
+    files = sorted(p for p in init.rglob("*") if p.is_file()) if init.is_dir() else []
+    identity = {
+        "data": _file_digest(Path(data)),
+        "init": [[str(p.relative_to(init)), p.stat().st_size, p.stat().st_mtime_ns] for p in files] or str(init),
+        "settings": {k: v for k, v in settings.items() if k not in _NOT_IN_RUN},
+        **prompting,
+    }
+    return json.loads(json.dumps(identity, sort_keys=True, default=str))  # as it reads back
+
+
+def _forget_other_runs(trainer, work_dir: Path, identity: Mapping[str, Any]) -> None:
+    """Remove the saved state and epoch weights when they were trained from other data, another
+    initial model or other settings: Snakemake re-runs a stage because its inputs changed, and
+    resuming would carry the old run on. Every process reads before the main one deletes."""
+    try:
+        saved = json.loads((work_dir / RUN).read_text())
+    except (OSError, ValueError):
+        saved = None
+    trainer.accelerator.wait_for_everyone()
+    if trainer.is_world_process_zero():
+        stale = [name for name in (STATE, EPOCHS) if (work_dir / name).exists()]
+        if saved != identity and stale:
+            changed = sorted(k for k in {*identity, *(saved or {})} if (saved or {}).get(k) != identity.get(k))
+            log.warning("%s was trained from other inputs (%s changed): starting over", work_dir, ", ".join(changed))
+            for name in stale:
+                shutil.rmtree(work_dir / name)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        partial = work_dir / f".{RUN}.partial"
+        partial.write_text(json.dumps(identity, indent=1) + "\n")
+        partial.replace(work_dir / RUN)
+    trainer.accelerator.wait_for_everyone()
+
+
+def train(trainer, work_dir: str | os.PathLike, identity: Mapping[str, Any]) -> None:
     """Run the trainer with per-epoch weights, resuming from the last full state in the work
-    folder if there is one."""
+    folder if it was saved by the same run (`identity`); another run's state is removed."""
+    _forget_other_runs(trainer, Path(work_dir), identity)
     trainer.add_callback(_epoch_weights(trainer, Path(work_dir)))
     checkpoint = resume_point(work_dir)
     if checkpoint:
@@ -236,12 +288,14 @@ def train_and_publish(
     work_dir: str | os.PathLike,
     settings: Mapping[str, Any],
     tables: Callable[[list[dict[str, Any]]], Mapping[str, Any]] | None = None,
+    **prompting: Any,
 ) -> dict:
     """Train (resuming), then publish the picked epoch with a log of settings, held-out loss by
     epoch and the trainer's whole log history, plus the tables `tables` makes from that history
-    (e.g. GRPO's per-step metrics). Only the main process publishes."""
+    (e.g. GRPO's per-step metrics). Only the main process publishes. `prompting` (prompt form,
+    forced `<think>`) joins the run's identity: a state saved under others is not resumed."""
     log.info("%s on %d examples (%d held out) from %s", stage, len(trainer.train_dataset), len(trainer.eval_dataset or []), init)
-    train(trainer, work_dir)
+    train(trainer, work_dir, run_identity(init, data, settings, seed=trainer.args.seed, **prompting))
     if not trainer.is_world_process_zero():
         return {}
     epochs = epoch_summary(trainer.state.log_history)

@@ -329,4 +329,6 @@ def train_grpo(
         work_dir=work_dir,
         settings=resolved(settings),
         tables=lambda history: {METRICS_FILE: step_metrics(history)},
+        form=form,
+        force_think=force_think,
     )

@@ -67,4 +67,4 @@ def train_sft(
     from lightr1.train.common import train_and_publish
 
     trainer = build_trainer(read_table(data_path), init, work_dir, settings, form=form, force_think=force_think, seed=seed)
-    return train_and_publish(trainer, stage="sft", init=init, data=data_path, out=out, work_dir=work_dir, settings=settings)
+    return train_and_publish(trainer, stage="sft", init=init, data=data_path, out=out, work_dir=work_dir, settings=settings, form=form, force_think=force_think)
