@@ -206,8 +206,11 @@ def _forget_other_runs(trainer, work_dir: Path, identity: Mapping[str, Any]) -> 
     if trainer.is_world_process_zero():
         stale = [name for name in (STATE, EPOCHS) if (work_dir / name).exists()]
         if saved != identity and stale:
-            changed = sorted(k for k in {*identity, *(saved or {})} if (saved or {}).get(k) != identity.get(k))
-            log.warning("%s was trained from other inputs (%s changed): starting over", work_dir, ", ".join(changed))
+            if saved is None:
+                log.warning("%s holds a state with no record of what it was trained from: starting over", work_dir)
+            else:
+                changed = sorted(k for k in {*identity, *saved} if saved.get(k) != identity.get(k))
+                log.warning("%s was trained from other inputs (%s changed): starting over", work_dir, ", ".join(changed))
             for name in stale:
                 shutil.rmtree(work_dir / name)
         work_dir.mkdir(parents=True, exist_ok=True)
