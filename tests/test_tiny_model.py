@@ -66,14 +66,13 @@ def test_base_problems_are_seeded_in_every_vocabulary_and_mostly_easy():
 def test_arithmetic_documents_are_worked_examples():
     import random
 
-    from lightr1.tiny.problems import LEVELS, VOCABS, teacher_trace, work
+    from lightr1.tiny.problems import LEVELS, teacher_trace, work
 
     document = tiny.arithmetic_document(random.Random(4))
     examples = document.split("\n\n")
     assert len(examples) == tiny.DOCUMENT_PROBLEMS
     rng = random.Random(4)
-    vocabs = [VOCABS[name] for name in tiny.BASE_VOCAB_WEIGHTS]
-    problem = make_problem(rng, rng.choice(LEVELS), rng.choices(vocabs, list(tiny.BASE_VOCAB_WEIGHTS.values()))[0])
+    problem = make_problem(rng, rng.choice(LEVELS), tiny.base_vocab(rng))
     question, working = examples[0].split("\n", 1)
     assert question == problem.text and working == "\n".join(work(problem.terms).lines)
     assert working in teacher_trace(problem, random.Random(0))  # the same lines, without the chat

@@ -143,6 +143,13 @@ BASE_STREAM = "lightr1-tiny-base"  # apart from the world's own streams ("lightr
 DOCUMENT_PROBLEMS = 2
 
 
+def base_vocab(rng):
+    """A vocabulary drawn by BASE_VOCAB_WEIGHTS."""
+    from lightr1.tiny.problems import VOCABS
+
+    return VOCABS[rng.choices(list(BASE_VOCAB_WEIGHTS), list(BASE_VOCAB_WEIGHTS.values()))[0]]
+
+
 def base_response(problem) -> str:
     """A one-line thought that restates the problem as an expression, then the expression and
     its value in one line and the boxed answer: the base answers at one glance. The thought is
@@ -162,10 +169,9 @@ def arithmetic_document(rng) -> str:
     worked examples, as a real base reads in textbooks, in every vocabulary. Reading a problem
     into its expression is the step a 1M model finds hardest; chats alone taught it too little
     (the base dropped the middle operand of three)."""
-    from lightr1.tiny.problems import LEVELS, VOCABS, make_problem, work
+    from lightr1.tiny.problems import LEVELS, make_problem, work
 
-    vocabs, weights = [VOCABS[name] for name in BASE_VOCAB_WEIGHTS], list(BASE_VOCAB_WEIGHTS.values())
-    problems = (make_problem(rng, rng.choice(LEVELS), rng.choices(vocabs, weights)[0]) for _ in range(DOCUMENT_PROBLEMS))
+    problems = (make_problem(rng, rng.choice(LEVELS), base_vocab(rng)) for _ in range(DOCUMENT_PROBLEMS))
     return "\n\n".join("\n".join((problem.text, *work(problem.terms).lines)) for problem in problems)
 
 
@@ -176,13 +182,12 @@ def base_examples(seed: int, count: int) -> list:
     world's decontamination is about the training data, which this is not."""
     import random
 
-    from lightr1.tiny.problems import VOCABS, make_problem
+    from lightr1.tiny.problems import make_problem
 
     rng = random.Random(f"{BASE_STREAM}/{seed}")
-    levels, level_weights = list(BASE_LEVEL_WEIGHTS), list(BASE_LEVEL_WEIGHTS.values())
-    vocabs, vocab_weights = [VOCABS[name] for name in BASE_VOCAB_WEIGHTS], list(BASE_VOCAB_WEIGHTS.values())
+    levels, weights = list(BASE_LEVEL_WEIGHTS), list(BASE_LEVEL_WEIGHTS.values())
     # One stream, problem after problem: a longer run sees the shorter run's problems first.
-    return [make_problem(rng, rng.choices(levels, level_weights)[0], rng.choices(vocabs, vocab_weights)[0]) for _ in range(count)]
+    return [make_problem(rng, rng.choices(levels, weights)[0], base_vocab(rng)) for _ in range(count)]
 
 
 def encode_example(tokenizer, problem, form: str, force_think: bool) -> tuple[list[int], list[int]]:

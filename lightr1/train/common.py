@@ -170,12 +170,9 @@ def _epoch_weights(trainer, work_dir: Path):
     return EpochWeights()
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
+def _sha256(path: Path) -> str:
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def run_identity(init, data, settings: Mapping[str, Any], **prompting: Any) -> dict[str, Any]:
@@ -186,7 +183,7 @@ def run_identity(init, data, settings: Mapping[str, Any], **prompting: Any) -> d
     init = Path(init)
     files = sorted(p for p in init.rglob("*") if p.is_file()) if init.is_dir() else []
     identity = {
-        "data": _file_digest(Path(data)),
+        "data": _sha256(Path(data)),
         "init": [[str(p.relative_to(init)), p.stat().st_size, p.stat().st_mtime_ns] for p in files] or str(init),
         "settings": {k: v for k, v in settings.items() if k not in _NOT_IN_RUN},
         **prompting,
