@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -558,8 +559,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    # Progress and resume notes go to stderr, which rules send to their log files.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    # Progress and resume notes go to stderr, which rules send to their log files. Of the
+    # processes torchrun starts, the first tells the story and the others say only what goes
+    # wrong, marked with their rank (as transformers does with its replicas).
+    rank = int(os.environ.get("RANK", "0"))
+    logging.basicConfig(
+        level=logging.INFO if rank == 0 else logging.WARNING,
+        format="%(asctime)s " + (f"[rank {rank}] " if rank else "") + "%(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         _COMMANDS[args.command](args)
     except Lightr1Error as err:

@@ -259,3 +259,33 @@ def test_two_node_training_job_on_slurm(slurm_env, tmp_path):
     assert argv[12:] == lightr1 and json.loads(argv[argv.index("--settings") + 1])["epochs"] == 2
     assert started["env"]["SLURM_NNODES"] == "1" and started["env"]["MASTER_ADDR"] == host
     assert started["env"]["PYTHONPATH"].split(":")[0] == str(ROOT)
+
+
+def test_the_torchrun_launcher_trains_on_every_process(micro_world, tmp_path):
+    """SFT stage 1 of the micro world through the single-node torchrun launcher, for real on this
+    CPU: two processes (gloo data parallelism) split each epoch's batches, the first writes the
+    log and publishes, and only the stage's own job runs (upstream is up to date in the copy)."""
+    import shutil
+
+    from transformers import AutoConfig
+
+    world = tmp_path / "world"
+    shutil.copytree(micro_world, world, symlinks=True)  # copy2 keeps mtimes: upstream stays up to date
+    shutil.rmtree(world / "results/checkpoints/sft1")
+    shutil.rmtree(world / "work/train/sft1")
+    (tmp_path / "torchrun.yaml").write_text("train:\n  launcher: torchrun\n  gpus_per_node: 2\n")
+    run = snakemake(world, "results/checkpoints/sft1", "--configfile", str(ROOT / "tests" / "micro.yaml"), str(tmp_path / "torchrun.yaml"))
+    assert re.findall(r"^(?:local)?rule (\w+):", run.stderr, re.M) == ["train_sft"], run.stderr[-4000:]
+
+    checkpoint = world / "results/checkpoints/sft1"
+    assert AutoConfig.from_pretrained(checkpoint).model_type == "qwen2"
+    alone = json.loads((micro_world / "results/checkpoints/sft1/training_log.json").read_text())
+    shared = json.loads((checkpoint / "training_log.json").read_text())
+    assert (alone["processes"], shared["processes"]) == (1, 2)
+
+    def steps_per_epoch(log):
+        return max(entry["step"] for entry in log["log_history"]) // len(log["epochs"])
+
+    assert steps_per_epoch(shared) == -(-steps_per_epoch(alone) // 2)  # each process takes half the batches
+    log = (world / "logs/train/sft1.log").read_text()
+    assert log.count("2 process(es)") == 1 and "[rank 1]" not in log

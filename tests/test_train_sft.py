@@ -7,13 +7,12 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import polars as pl
 import pytest
+from helpers import train_cli
 
 from lightr1.prompts import completion_text, messages, render
 from lightr1.tiny.problems import TRAIN, make_problem, teacher_trace
@@ -88,26 +87,8 @@ def trained(untrained_model_dir, tmp_path_factory):
     return root, result.stderr
 
 
-def run_cli(root: Path, init: Path, settings: dict, popen: bool = False):
-    command = [
-        sys.executable,
-        "-m",
-        "lightr1",
-        "train-sft",
-        "--data",
-        str(root / "data.parquet"),
-        "--init",
-        str(init),
-        "--out",
-        str(root / "out"),
-        "--work-dir",
-        str(root / "work"),
-    ]
-    command += ["--settings", json.dumps(settings), "--prompt-form", FORM, "--seed", "7"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    if popen:
-        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
-    return subprocess.run(command, capture_output=True, text=True, env=env)
+def run_cli(root: Path, init: Path, settings: dict, popen: bool = False, processes: int = 1):
+    return train_cli("train-sft", root, init, settings, form=FORM, popen=popen, processes=processes)
 
 
 def test_sft_writes_a_loadable_model_with_per_epoch_held_out_loss(trained):
@@ -135,12 +116,16 @@ def test_pick_epoch_publishes_that_epochs_weights(trained, tmp_path):
         pick_epoch(root / "work", 5)
 
 
-def test_killed_sft_resumes_from_its_last_checkpoint(untrained_model_dir, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_killed_sft_resumes_from_its_last_checkpoint(untrained_model_dir, tmp_path, processes):
     """Killed after its first epoch, the job resumes from the rolling state: epoch 1 is not
-    trained again (its weights stay untouched) and the step count ends where one run would."""
+    trained again (its weights stay untouched) and the step count ends where one run would.
+    With two processes (torchrun) every one of them resumes, or the run would not finish."""
     sft_table(24).write_parquet(tmp_path / "data.parquet")
-    settings = {**SETTINGS, "epochs": 3}  # 18 training rows, batch 4: 5 steps an epoch, 15 in all
-    process = run_cli(tmp_path, untrained_model_dir, settings, popen=True)
+    # 18 training rows, batch 4: 5 steps an epoch on one process, 3 on two; 15 in all either way.
+    epochs = {1: 3, 2: 5}[processes]
+    settings = {**SETTINGS, "epochs": epochs}
+    process = run_cli(tmp_path, untrained_model_dir, settings, popen=True, processes=processes)
     state = tmp_path / "work/state"
 
     def saved_steps():
@@ -155,12 +140,12 @@ def test_killed_sft_resumes_from_its_last_checkpoint(untrained_model_dir, tmp_pa
     assert not (tmp_path / "out").exists() and 6 <= max(saved_steps()) < 15
     epoch1 = tmp_path / "work/epochs/epoch-1/model.safetensors"
     written = epoch1.stat().st_mtime_ns
-    result = run_cli(tmp_path, untrained_model_dir, settings)
+    result = run_cli(tmp_path, untrained_model_dir, settings, processes=processes)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"resuming from {state}/checkpoint-" in result.stderr
     assert epoch1.stat().st_mtime_ns == written
     log = json.loads((tmp_path / "out/training_log.json").read_text())
-    assert [e["epoch"] for e in log["epochs"]] == [1, 2, 3]
+    assert [e["epoch"] for e in log["epochs"]] == list(range(1, epochs + 1)) and log["processes"] == processes
     assert max(entry["step"] for entry in log["log_history"]) == 15
 
 
@@ -183,4 +168,24 @@ def test_a_state_from_other_inputs_is_started_over_not_resumed(trained, untraine
     result = run_cli(tmp_path, untrained_model_dir, {**SETTINGS, "pick_epoch": 1})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming from" in result.stderr and "starting over" not in result.stderr
-    assert json.loads((tmp_path / "out/training_log.json").read_text())["picked"] == "epoch-1"
+    log = json.loads((tmp_path / "out/training_log.json").read_text())
+    assert log["picked"] == "epoch-1"
+    assert all(epoch["eval_loss"] is not None for epoch in log["epochs"])  # the last one is evaluated again
+
+
+def test_a_state_saved_by_another_process_count_is_started_over(trained, untrained_model_dir, tmp_path):
+    """The process count sets the global batch: a one-process state is not resumed by two
+    processes, and only the first of them removes it, saying so once."""
+    import shutil
+
+    root, _ = trained
+    shutil.copytree(root / "work", tmp_path / "work")
+    shutil.copy(root / "data.parquet", tmp_path / "data.parquet")
+    result = run_cli(tmp_path, untrained_model_dir, SETTINGS, processes=2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("was trained from other inputs (processes changed): starting over") == 1
+    assert "resuming from" not in result.stderr and "[rank 1]" not in result.stderr  # the other process has nothing to say
+    log = json.loads((tmp_path / "out/training_log.json").read_text())
+    assert log["processes"] == 2 and [e["epoch"] for e in log["epochs"]] == [1, 2]
+    steps = [entry["step"] for entry in log["log_history"]]
+    assert min(steps) == 1 and max(steps) == 6  # 18 training rows, 4 a process: 3 steps an epoch

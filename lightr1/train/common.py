@@ -29,6 +29,8 @@ _NOT_IN_RUN = frozenset({"pick_epoch", "save_steps", "logging_steps", "runtime",
 def trainer_arguments(settings: Mapping[str, Any], work_dir: str | os.PathLike, seed: int) -> dict[str, Any]:
     """Keyword arguments shared by TRL's SFT, DPO and GRPO configs, from a stage's config
     block. bf16 is set explicitly: TRL's configs default to it, which a CPU cannot run."""
+    import torch
+
     precision = settings.get("precision", "fp32")
     seed %= 2**32  # transformers seeds numpy, which takes 32-bit seeds only
     return {
@@ -50,6 +52,11 @@ def trainer_arguments(settings: Mapping[str, Any], work_dir: str | os.PathLike, 
         "activation_checkpointing": settings.get("gradient_checkpointing", False),
         "bf16": precision == "bf16",
         "fp16": False,
+        # Without it, processes started by torchrun on a machine without GPUs each train alone
+        # and all act as the main one (accelerate sets up gloo data parallelism only when told).
+        "use_cpu": not torch.cuda.is_available(),
+        # Every parameter takes part in each step (no search for unused ones, which costs a pass).
+        "ddp_find_unused_parameters": False,
         "deepspeed": settings.get("deepspeed"),
         "save_strategy": "steps",
         "save_steps": settings.get("save_steps", 100),
@@ -93,24 +100,32 @@ def offline_trainer(
         raise Lightr1Error(f"the {what} has no rows: nothing to train on")
     tokenizer = load_tokenizer(init)
     train_set, eval_set = datasets(examples(table, tokenizer, form, force_think), settings.get("eval_fraction", 0.0), seed)
+    args = config(settings, work_dir, seed, eval_set is not None)
     return trainer_class(
-        model=load_model(init, settings),
-        args=config(settings, work_dir, seed, eval_set is not None),
+        model=load_model(init, args, settings.get("attn_implementation")),
+        args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
         processing_class=tokenizer,
     )
 
 
-def load_model(path: str | os.PathLike, settings: Mapping[str, Any]):
-    """The model to train, in the stage's precision and attention kernel."""
+def load_model(path: str | os.PathLike, args, attn_implementation: str | None = None):
+    """The model to train, in the precision of the trainer's arguments `args`. They must exist
+    first: under ZeRO-3 they make transformers partition the weights while loading them
+    (deepspeed.zero.Init), rather than every process holding the whole model."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if settings.get("precision", "fp32") == "bf16" else torch.float32
-    kwargs = {"dtype": dtype}
-    if settings.get("attn_implementation"):
-        kwargs["attn_implementation"] = settings["attn_implementation"]
+    if args.deepspeed and not torch.cuda.is_available() and torch.distributed.is_initialized():
+        # On a CPU accelerate starts the process group itself (use_cpu) and leaves DeepSpeed's
+        # communication unset, which zero.Init needs: DeepSpeed takes the running group over.
+        import deepspeed
+
+        deepspeed.init_distributed()
+    kwargs = {"dtype": torch.bfloat16 if args.bf16 else torch.float32}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
     return AutoModelForCausalLM.from_pretrained(path, **kwargs)
 
 
@@ -201,7 +216,8 @@ def _forget_other_runs(trainer, work_dir: Path, identity: Mapping[str, Any]) -> 
         saved = None
     trainer.accelerator.wait_for_everyone()
     if trainer.is_world_process_zero():
-        stale = [name for name in (STATE, EPOCHS) if (work_dir / name).exists()]
+        # The Trainer makes its output folder (STATE) when it is built: an empty one holds nothing.
+        stale = [name for name in (STATE, EPOCHS) if (work_dir / name).is_dir() and any((work_dir / name).iterdir())]
         if saved != identity and stale:
             if saved is None:
                 log.warning("%s holds a state with no record of what it was trained from: starting over", work_dir)
@@ -228,6 +244,18 @@ def train(trainer, work_dir: str | os.PathLike, identity: Mapping[str, Any]) -> 
     else:
         log.info("no checkpoint in %s: starting from the initial weights", Path(work_dir) / STATE)
     trainer.train(resume_from_checkpoint=checkpoint)
+    _evaluate_last_epoch(trainer)
+
+
+def _evaluate_last_epoch(trainer) -> None:
+    """Evaluate the held-out set again when the last epoch has no held-out loss: a finished run
+    resumed only to publish restores the state saved at its last step, which precedes that
+    epoch's evaluation (the weights are the same)."""
+    if trainer.eval_dataset is None:
+        return
+    last = round(trainer.state.epoch or 0)
+    if not any("eval_loss" in entry and round(entry["epoch"]) == last for entry in trainer.state.log_history):
+        trainer.evaluate()
 
 
 def epoch_summary(log_history: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -294,8 +322,10 @@ def train_and_publish(
     epoch and the trainer's whole log history, plus the tables `tables` makes from that history
     (e.g. GRPO's per-step metrics). Only the main process publishes. `prompting` (prompt form,
     forced `<think>`) joins the run's identity: a state saved under others is not resumed."""
-    log.info("%s on %d examples (%d held out) from %s", stage, len(trainer.train_dataset), len(trainer.eval_dataset or []), init)
-    train(trainer, work_dir, run_identity(init, data, settings, seed=trainer.args.seed, **prompting))
+    # The process count sets the global batch: a state saved by another count is another run.
+    processes = trainer.args.world_size
+    log.info("%s on %d examples (%d held out) from %s, %d process(es)", stage, len(trainer.train_dataset), len(trainer.eval_dataset or []), init, processes)
+    train(trainer, work_dir, run_identity(init, data, settings, seed=trainer.args.seed, processes=processes, **prompting))
     if not trainer.is_world_process_zero():
         return {}
     epochs = epoch_summary(trainer.state.log_history)
@@ -305,6 +335,7 @@ def train_and_publish(
         "init": str(init),
         "data": str(data),
         "picked": weights.name,
+        "processes": processes,
         "epochs": epochs,
         "settings": dict(settings),
         "log_history": trainer.state.log_history,

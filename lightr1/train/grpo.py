@@ -277,10 +277,11 @@ def build_trainer(
         raise Lightr1Error(f"GRPO has {problems.height} prompt(s), fewer than the {per_step} one optimizer step takes: nothing to train on")
     tokenizer = load_tokenizer(init)
     reward = verifier_reward(settings["length_weight"], settings["length_max"], forced_think=force_think, tokenizer=tokenizer)
+    args = grpo_config(settings, work_dir, seed)
     return GRPOTrainer(
-        model=load_model(init, settings),
+        model=load_model(init, args, settings.get("attn_implementation")),
         reward_funcs=reward,
-        args=grpo_config(settings, work_dir, seed),
+        args=args,
         train_dataset=Dataset.from_list(grpo_examples(problems, tokenizer, form, force_think)),
         processing_class=tokenizer,
     )
