@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from lightr1.errors import Lightr1Error
-from lightr1.io import atomic_path
+from lightr1.io import atomic_folder, atomic_path
 
 
 def download(hub_id: str, out: str | os.PathLike, config: str | None = None, split: str = "train", revision: str | None = None, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -31,22 +31,14 @@ def download_model(hub_id: str, out: str | os.PathLike, revision: str | None = N
     """Fetch a hub model repository into the folder `out`: downloaded beside it and renamed into
     place, so an interrupted download never looks like a model."""
     import shutil
-    import tempfile
 
     from huggingface_hub import snapshot_download
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     where = hub_id + (f" at revision {revision!r}" if revision else "")
     try:
-        snapshot_download(hub_id, revision=revision, local_dir=staging)
-        shutil.rmtree(staging / ".cache", ignore_errors=True)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        with atomic_folder(out) as staging:
+            snapshot_download(hub_id, revision=revision, local_dir=staging)
+            shutil.rmtree(staging / ".cache", ignore_errors=True)
     except Exception as err:  # network, 404, gated repository, disk full: all end the job the same way
         raise Lightr1Error(f"cannot download model {where}: {type(err).__name__}: {err}") from err
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
+    return Path(out)

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -134,6 +135,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty folder beside the folder `path` (a model) to write into; on success it
+    takes the place of `path` whole, so a reader never sees a half-written model and a killed
+    job leaves none. The old folder is moved aside first and removed after: `path` is only
+    briefly absent. Its files get the umask's permissions: safetensors and mkdtemp make them
+    owner-only, which teammates and inference servers on a shared cluster cannot read."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield staging
+        mask = _umask()
+        for entry in (staging, *staging.rglob("*")):
+            if not entry.is_symlink():
+                entry.chmod((0o777 if entry.is_dir() else 0o666) & ~mask)
+        if not path.exists():
+            staging.rename(path)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+        old.rmdir()
+        path.rename(old)
+        try:
+            staging.rename(path)
+        except OSError:
+            old.rename(path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _umask() -> int:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lightr1.errors import Lightr1Error
+from lightr1.io import atomic_folder
 
 METHODS = ("linear", "ties", "dare_ties", "slerp")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -255,23 +255,6 @@ def _write_config(source: Path, out: Path, dtype: str) -> None:
     config.save_pretrained(str(out))
 
 
-def _replace_dir(staging: Path, out: Path) -> None:
-    """Move the finished `staging` folder to `out`, replacing an old one: the old folder is moved
-    aside first, so `out` is never a half-written model, only briefly absent."""
-    if not out.exists():
-        staging.rename(out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-    old.rmdir()
-    out.rename(old)
-    try:
-        staging.rename(out)
-    except OSError:
-        old.rename(out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def merge_models(
     models: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -305,12 +288,7 @@ def merge_models(
     except Exception as err:  # pydantic or mergekit's own validators: still a bad configuration
         raise MergeError(f"mergekit rejected the merge config: {err}") from err
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(staging, 0o777 & ~mask)  # mkdtemp makes it owner-only; outputs follow the umask
+    with atomic_folder(out) as staging:
         # No mergekit tokenizer copy or model card: mergekit picks its donor from an unordered set,
         # and merge_config.yaml already records the merge. The seed (set globally by mergekit)
         # only for dare_ties, whose random drops it makes reproducible.
@@ -322,7 +300,4 @@ def merge_models(
         _write_config(Path(config.get("base_model") or names[0]), staging, config.get("out_dtype") or config["dtype"])
         _copy_tokenizer(Path(names[0]), staging)
         (staging / "merge_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        _replace_dir(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return config

@@ -10,7 +10,7 @@ import pytest
 from helpers import write_rows
 
 from lightr1.errors import InputFileError, Lightr1Error
-from lightr1.io import atomic_path, read_raw
+from lightr1.io import atomic_folder, atomic_path, read_raw
 
 
 def test_jsonl_quarantines_damaged_rows_and_skips_blank_lines(tmp_path: Path) -> None:
@@ -75,6 +75,31 @@ def test_atomic_path_replaces_on_success(tmp_path: Path) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["table.txt"]
+
+
+def test_atomic_folder_replaces_a_model_whole_and_leaves_it_when_the_body_raises(tmp_path: Path) -> None:
+    import os
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "old.safetensors").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(model) as staging:
+            (staging / "new.safetensors").write_text("half written")
+            raise RuntimeError("killed")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"] and [p.name for p in model.iterdir()] == ["old.safetensors"]
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_folder(model) as staging:
+            (staging / "sub").mkdir()
+            (staging / "sub" / "new.safetensors").write_text("new")
+            (staging / "sub" / "new.safetensors").chmod(0o600)  # as safetensors writes it
+    finally:
+        os.umask(mask)
+    assert [p.name for p in tmp_path.iterdir()] == ["model"] and [p.name for p in model.iterdir()] == ["sub"]
+    assert (model / "sub" / "new.safetensors").stat().st_mode & 0o777 == 0o644  # readable by the team
+    assert model.stat().st_mode & 0o777 == 0o755
 
 
 # --- hub download (on a local dataset folder: no network) ---------------------------------------

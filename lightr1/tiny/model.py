@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
+
+from lightr1.io import atomic_folder
 
 END_OF_TURN = "<|im_end|>"
 PAD = "<|endoftext|>"
@@ -114,19 +113,11 @@ def make_model(tokenizer, seed: int = 0, max_positions: int = 2048):
 def save_model(model, tokenizer, out_dir: str | os.PathLike, extra_json: Mapping[str, Any] | None = None) -> None:
     """Save a model folder atomically: written beside the target, then renamed into place.
     `extra_json` maps file names to objects written as JSON into the folder (e.g. a log)."""
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out_dir) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         for name, value in (extra_json or {}).items():
             (staging / name).write_text(json.dumps(value, indent=1) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------

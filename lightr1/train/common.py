@@ -9,12 +9,12 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lightr1.errors import Lightr1Error
+from lightr1.io import atomic_folder
 from lightr1.seeds import derived_seed
 
 log = logging.getLogger(__name__)
@@ -291,19 +291,11 @@ def pick_epoch(work_dir: str | os.PathLike, wanted: int | None) -> Path:
 def publish(weights: Path, out: str | os.PathLike, training_log: Mapping[str, Any], tables: Mapping[str, Any] | None = None) -> None:
     """Copy the picked weights into the stage's output folder with its training log (and any
     tables, by file name), in one rename at the end (a reader never sees a half-written model)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as staging:
         shutil.copytree(weights, staging, dirs_exist_ok=True)
         (staging / "training_log.json").write_text(json.dumps(training_log, indent=1) + "\n")
         for name, table in (tables or {}).items():
             table.write_parquet(staging / name)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def train_and_publish(
