@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,20 +41,43 @@ def free_port() -> int:
 
 
 def train_cli(
-    command: str, root: Path, init: Path, settings: Mapping[str, Any], *, form: str, data: str = "data.parquet", popen: bool = False, processes: int = 1
+    command: str,
+    root: Path,
+    init: Path,
+    settings: Mapping[str, Any],
+    *,
+    form: str,
+    data: str = "data.parquet",
+    popen: bool = False,
+    processes: int = 1,
+    nodes: int = 1,
 ):
     """`lightr1 COMMAND` (train-sft, train-dpo, train-grpo) on root/DATA into root/out and
-    root/work; with several processes started by torchrun as the torchrun launcher starts it
-    (data parallel over gloo on a CPU). Popen'd in a session of its own, to be killed whole."""
-    if processes == 1:
-        launch = [sys.executable]
-    else:
-        torchrun = str(Path(sys.executable).parent / "torchrun")
-        launch = [torchrun, "--nproc-per-node", str(processes), "--master-addr", "127.0.0.1", "--master-port", str(free_port())]
+    root/work. Several processes are started by torchrun as the torchrun launcher starts them
+    (data parallel over gloo on a CPU); several nodes are as many torchruns on loopback, each
+    with its node rank, as the multi-node launch starts one per node. `popen` (one node only)
+    returns the process, in a session of its own to be killed whole; otherwise it is run to
+    its end, the nodes' stderr joined."""
     arguments = ["--data", root / data, "--init", init, "--out", root / "out", "--work-dir", root / "work"]
     arguments += ["--settings", json.dumps(settings), "--prompt-form", form, "--seed", "7"]
-    full = [*launch, "-m", "lightr1", command, *map(str, arguments)]
+    lightr1 = ["-m", "lightr1", command, *map(str, arguments)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if processes == 1:
+        launches = [[sys.executable, *lightr1]]
+    else:
+        torchrun = [str(Path(sys.executable).parent / "torchrun"), "--nnodes", str(nodes), "--nproc-per-node", str(processes // nodes)]
+        port = str(free_port())
+        launches = [[*torchrun, "--node-rank", str(rank), "--master-addr", "127.0.0.1", "--master-port", port, *lightr1] for rank in range(nodes)]
     if popen:
-        return subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
-    return subprocess.run(full, capture_output=True, text=True, env=env)
+        (launch,) = launches
+        return subprocess.Popen(launch, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    # Into files, not pipes: a node blocked on a full pipe would stall the others' collectives.
+    logs = [tempfile.TemporaryFile("w+") for _ in launches]
+    started = [subprocess.Popen(launch, stdout=subprocess.DEVNULL, stderr=log, text=True, env=env) for launch, log in zip(launches, logs)]
+    codes = [process.wait() for process in started]
+    stderr = ""
+    for log in logs:
+        log.seek(0)
+        stderr += log.read()
+        log.close()
+    return subprocess.CompletedProcess(launches, max(codes), None, stderr)

@@ -1,11 +1,13 @@
 """SFT on TRL's SFTTrainer with the tiny model: the training text, the loss mask, per-epoch
-weights with held-out loss, and resume after a kill."""
+weights with held-out loss, resume after a kill, and the same with two processes or two nodes
+started by torchrun (gloo on this CPU)."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -153,8 +155,6 @@ def test_a_state_from_other_inputs_is_started_over_not_resumed(trained, untraine
     """Re-run because its data changed, a stage starts over instead of carrying the old run on;
     re-run for a setting that changes no weights (the picked epoch), it resumes its finished
     state and only publishes that epoch."""
-    import shutil
-
     root, _ = trained
     shutil.copytree(root / "work", tmp_path / "work")
     sft_table(24, seed=1).write_parquet(tmp_path / "data.parquet")
@@ -173,19 +173,39 @@ def test_a_state_from_other_inputs_is_started_over_not_resumed(trained, untraine
     assert all(epoch["eval_loss"] is not None for epoch in log["epochs"])  # the last one is evaluated again
 
 
-def test_a_state_saved_by_another_process_count_is_started_over(trained, untrained_model_dir, tmp_path):
+@pytest.fixture(scope="module")
+def two_processes(trained, untrained_model_dir, tmp_path_factory):
+    """The shared run's data trained again by two processes, from a copy of its work folder."""
+    root, _ = trained
+    again = tmp_path_factory.mktemp("sft-two-processes")
+    shutil.copytree(root / "work", again / "work")
+    shutil.copy(root / "data.parquet", again / "data.parquet")
+    result = run_cli(again, untrained_model_dir, SETTINGS, processes=2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return again, result.stderr
+
+
+def test_a_state_saved_by_another_process_count_is_started_over(two_processes):
     """The process count sets the global batch: a one-process state is not resumed by two
     processes, and only the first of them removes it, saying so once."""
-    import shutil
-
-    root, _ = trained
-    shutil.copytree(root / "work", tmp_path / "work")
-    shutil.copy(root / "data.parquet", tmp_path / "data.parquet")
-    result = run_cli(tmp_path, untrained_model_dir, SETTINGS, processes=2)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.count("was trained from other inputs (processes changed): starting over") == 1
-    assert "resuming from" not in result.stderr and "[rank 1]" not in result.stderr  # the other process has nothing to say
-    log = json.loads((tmp_path / "out/training_log.json").read_text())
+    root, stderr = two_processes
+    assert stderr.count("was trained from other inputs (processes changed): starting over") == 1
+    assert "resuming from" not in stderr and "[rank 1]" not in stderr  # the other process has nothing to say
+    log = json.loads((root / "out/training_log.json").read_text())
     assert log["processes"] == 2 and [e["epoch"] for e in log["epochs"]] == [1, 2]
     steps = [entry["step"] for entry in log["log_history"]]
     assert min(steps) == 1 and max(steps) == 6  # 18 training rows, 4 a process: 3 steps an epoch
+
+
+def test_two_nodes_of_one_process_train_as_one_node_of_two(two_processes, untrained_model_dir, tmp_path):
+    """Two torchruns on loopback, node ranks 0 and 1 with one process each (as the multi-node
+    launch starts one per node): one rendezvous, the same held-out losses as two processes on
+    one node, and one log and one published model, from node 0."""
+    root, _ = two_processes
+    shutil.copy(root / "data.parquet", tmp_path / "data.parquet")
+    result = train_cli("train-sft", tmp_path, untrained_model_dir, SETTINGS, form=FORM, processes=2, nodes=2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("published epoch-2") == 1 and "[rank 1]" not in result.stderr
+    one_node, two_nodes = (json.loads((where / "out/training_log.json").read_text()) for where in (root, tmp_path))
+    assert two_nodes["processes"] == 2
+    assert [e["eval_loss"] for e in two_nodes["epochs"]] == pytest.approx([e["eval_loss"] for e in one_node["epochs"]], rel=1e-4)

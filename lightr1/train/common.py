@@ -206,10 +206,11 @@ def run_identity(init, data, settings: Mapping[str, Any], **prompting: Any) -> d
     return json.loads(json.dumps(identity, sort_keys=True, default=str))  # as it reads back
 
 
-def _forget_other_runs(trainer, work_dir: Path, identity: Mapping[str, Any]) -> None:
+def _prepare_work_dir(trainer, work_dir: Path, identity: Mapping[str, Any]) -> None:
     """Remove the saved state and epoch weights when they were trained from other data, another
-    initial model or other settings: Snakemake re-runs a stage because its inputs changed, and
-    resuming would carry the old run on. Every process reads before the main one deletes."""
+    initial model or other settings (Snakemake re-runs a stage because its inputs changed, and
+    resuming would carry the old run on), and saves a kill cut off. Every process reads the
+    record before the main one alone deletes; the others wait until it is done."""
     try:
         saved = json.loads((work_dir / RUN).read_text())
     except (OSError, ValueError):
@@ -226,6 +227,7 @@ def _forget_other_runs(trainer, work_dir: Path, identity: Mapping[str, Any]) -> 
                 log.warning("%s was trained from other inputs (%s changed): starting over", work_dir, ", ".join(changed))
             for name in stale:
                 shutil.rmtree(work_dir / name)
+        resume_point(work_dir)  # removes cut-off saves
         work_dir.mkdir(parents=True, exist_ok=True)
         partial = work_dir / f".{RUN}.partial"
         partial.write_text(json.dumps(identity, indent=1) + "\n")
@@ -236,7 +238,7 @@ def _forget_other_runs(trainer, work_dir: Path, identity: Mapping[str, Any]) -> 
 def train(trainer, work_dir: str | os.PathLike, identity: Mapping[str, Any]) -> None:
     """Run the trainer with per-epoch weights, resuming from the last full state in the work
     folder if it was saved by the same run (`identity`); another run's state is removed."""
-    _forget_other_runs(trainer, Path(work_dir), identity)
+    _prepare_work_dir(trainer, Path(work_dir), identity)
     trainer.add_callback(_epoch_weights(trainer, Path(work_dir)))
     checkpoint = resume_point(work_dir)
     if checkpoint:
