@@ -2,7 +2,8 @@
 each trainer started by torchrun with two processes on this CPU (DeepSpeed's CPU accelerator
 stands in for the cluster's GPUs): SFT reaches the held-out losses plain data parallelism
 reaches, DPO's reference model is partitioned too (NCA's first loss is still 2 ln 2), GRPO
-generates from the partitioned policy, and each publishes whole weights that load.
+generates from the partitioned policy, and each publishes whole weights that load. SFT also
+runs with the recipe's bf16 and gradient checkpointing (bf16 on the CPU).
 
 DeepSpeed compiles its CPU Adam and shared-memory ops on first use (about a minute, cached in
 ~/.cache/torch_extensions) and each run takes seconds more than without it, so the module is
@@ -47,15 +48,23 @@ def assert_whole_weights(trained: Path, init: Path) -> None:
 
 
 def test_zero3_sft_learns_what_data_parallel_learns(untrained_model_dir, tmp_path):
-    for name in ("ddp", "zero3"):
+    """In fp32 the same held-out losses; with the recipe's bf16 and gradient checkpointing,
+    the same within bf16's rounding, and a bf16 model published."""
+    from transformers import AutoConfig
+
+    runs = {"ddp": {}, "zero3": {"deepspeed": ZERO3}, "zero3-bf16": {"deepspeed": ZERO3, "precision": "bf16", "gradient_checkpointing": True}}
+    logs = {}
+    for name, extra in runs.items():
         (tmp_path / name).mkdir()
         sft_table(24).write_parquet(tmp_path / name / "data.parquet")
-    ddp = train("train-sft", tmp_path / "ddp", untrained_model_dir, SFT_SETTINGS)
-    zero3 = train("train-sft", tmp_path / "zero3", untrained_model_dir, {**SFT_SETTINGS, "deepspeed": ZERO3})
-    assert zero3["processes"] == ddp["processes"] == 2
-    losses = [[epoch["eval_loss"] for epoch in log["epochs"]] for log in (ddp, zero3)]
-    assert losses[1] == pytest.approx(losses[0], rel=1e-3) and losses[1][1] < losses[1][0]
-    assert_whole_weights(tmp_path / "zero3/out", untrained_model_dir)
+        logs[name] = train("train-sft", tmp_path / name, untrained_model_dir, {**SFT_SETTINGS, **extra})
+    assert {log["processes"] for log in logs.values()} == {2}
+    losses = {name: [epoch["eval_loss"] for epoch in log["epochs"]] for name, log in logs.items()}
+    assert losses["zero3"] == pytest.approx(losses["ddp"], rel=1e-3) and losses["zero3"][1] < losses["zero3"][0]
+    assert losses["zero3-bf16"] == pytest.approx(losses["ddp"], rel=1e-2)
+    assert str(AutoConfig.from_pretrained(tmp_path / "zero3-bf16/out").dtype) == "torch.bfloat16"
+    for name in ("zero3", "zero3-bf16"):
+        assert_whole_weights(tmp_path / name / "out", untrained_model_dir)
 
 
 def test_zero3_dpo_partitions_the_reference_model_too(untrained_model_dir, tmp_path):

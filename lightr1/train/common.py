@@ -320,8 +320,12 @@ def train_and_publish(
     processes = trainer.args.world_size
     log.info("%s on %d examples (%d held out) from %s, %d process(es)", stage, len(trainer.train_dataset), len(trainer.eval_dataset or []), init, processes)
     train(trainer, work_dir, run_identity(init, data, settings, seed=trainer.args.seed, processes=processes, **prompting))
-    if not trainer.is_world_process_zero():
-        return {}
+    training_log = _publish_picked(trainer, stage, init, data, out, work_dir, settings, tables) if trainer.is_world_process_zero() else {}
+    _close_process_group(trainer)
+    return training_log
+
+
+def _publish_picked(trainer, stage, init, data, out, work_dir, settings, tables) -> dict:
     epochs = epoch_summary(trainer.state.log_history)
     weights = pick_epoch(work_dir, settings.get("pick_epoch"))
     training_log = {
@@ -329,7 +333,7 @@ def train_and_publish(
         "init": str(init),
         "data": str(data),
         "picked": weights.name,
-        "processes": processes,
+        "processes": trainer.args.world_size,
         "epochs": epochs,
         "settings": dict(settings),
         "log_history": trainer.state.log_history,
@@ -337,3 +341,14 @@ def train_and_publish(
     publish(weights, out, training_log, tables(trainer.state.log_history) if tables else None)
     log.info("published %s as %s; held-out loss by epoch: %s", weights.name, out, [(e["epoch"], e.get("eval_loss")) for e in epochs])
     return training_log
+
+
+def _close_process_group(trainer) -> None:
+    """Once the main process has published, close the process group. Left to the interpreter's
+    exit, its threads can abort a process whose work is done (seen with DeepSpeed on the CPU),
+    and torchrun then fails the job."""
+    import torch.distributed
+
+    if torch.distributed.is_initialized():
+        trainer.accelerator.wait_for_everyone()
+        torch.distributed.destroy_process_group()
