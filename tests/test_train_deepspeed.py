@@ -31,14 +31,15 @@ pytestmark = pytest.mark.slow
 ZERO3 = str(Path(__file__).resolve().parents[1] / "configs/deepspeed/zero3_offload.json")
 
 
-def train(command: str, root: Path, init: Path, settings: dict) -> dict:
-    result = train_cli(command, root, init, settings, form=FORM, processes=2)
+def train(command: str, root: Path, init: Path, settings: dict, data: str = "data.parquet") -> dict:
+    """Two processes run `lightr1 COMMAND`; its training log."""
+    result = train_cli(command, root, init, settings, form=FORM, data=data, processes=2)
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads((root / "out/training_log.json").read_text())
 
 
 def assert_whole_weights(trained: Path, init: Path) -> None:
-    """Gathered from the partitions: the same tensors, shapes and dtypes as the initial model."""
+    """Gathered from the partitions: the same tensors, by name and shape, as the initial model."""
     from safetensors import safe_open
 
     with safe_open(trained / "model.safetensors", "pt") as out, safe_open(init / "model.safetensors", "pt") as start:
@@ -70,9 +71,7 @@ def test_zero3_sft_learns_what_data_parallel_learns(untrained_model_dir, tmp_pat
 def test_zero3_dpo_partitions_the_reference_model_too(untrained_model_dir, tmp_path):
     tiny_pairs(8).write_parquet(tmp_path / "pairs.parquet")
     settings = {"lr": 1e-4, "epochs": 1, "batch_size": 2, "cutoff": 1024, "save_steps": 2, "loss_type": "nca_pair", "beta": 0.3, "scheduler": "constant"}
-    run = train_cli("train-dpo", tmp_path, untrained_model_dir, {**settings, "deepspeed": ZERO3}, form=FORM, data="pairs.parquet", processes=2)
-    assert run.returncode == 0, run.stderr[-4000:]
-    history = json.loads((tmp_path / "out/training_log.json").read_text())["log_history"]
+    history = train("train-dpo", tmp_path, untrained_model_dir, {**settings, "deepspeed": ZERO3}, data="pairs.parquet")["log_history"]
     first = next(entry["loss"] for entry in history if "loss" in entry)
     assert first == pytest.approx(2 * math.log(2), abs=1e-4)  # policy = reference at the start
     assert_whole_weights(tmp_path / "out", untrained_model_dir)
@@ -80,8 +79,7 @@ def test_zero3_dpo_partitions_the_reference_model_too(untrained_model_dir, tmp_p
 
 def test_zero3_grpo_generates_and_steps(untrained_model_dir, tmp_path):
     problem_table(8).write_parquet(tmp_path / "prompts.parquet")
-    run = train_cli("train-grpo", tmp_path, untrained_model_dir, {**GRPO_SETTINGS, "deepspeed": ZERO3}, form=FORM, data="prompts.parquet", processes=2)
-    assert run.returncode == 0, run.stderr[-4000:]
+    train("train-grpo", tmp_path, untrained_model_dir, {**GRPO_SETTINGS, "deepspeed": ZERO3}, data="prompts.parquet")
     metrics = pl.read_parquet(tmp_path / "out" / METRICS_FILE)
     # 8 prompts; 4 completions a process, 2 processes, 2 per prompt: 4 prompts a step.
     assert metrics["step"].to_list() == [1, 2] and metrics["response_length"].is_between(1, 32).all()

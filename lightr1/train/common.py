@@ -326,6 +326,7 @@ def train_and_publish(
 
 
 def _publish_picked(trainer, stage, init, data, out, work_dir, settings, tables) -> dict:
+    """Publish the picked epoch with its training log (see train_and_publish); the log."""
     epochs = epoch_summary(trainer.state.log_history)
     weights = pick_epoch(work_dir, settings.get("pick_epoch"))
     training_log = {
