@@ -8,14 +8,17 @@ rates of the whole set.
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 
 from lightr1.tables import PASS_RATES, PROMPT_SET, SCORED
 
 
 def shard_of(problem_id: str, shards: int) -> int:
-    """The shard a problem belongs to: from its id, so shards agree across runs and stages."""
-    return int(problem_id[:8], 16) % shards
+    """The shard a problem belongs to: from a hash of its id (any string: ids of files made
+    elsewhere need not be hex), so shards agree across runs and stages."""
+    return int.from_bytes(hashlib.sha256(problem_id.encode()).digest()[:8], "big") % shards
 
 
 def select_shard(prompt_set: pl.DataFrame, shard: int, shards: int) -> pl.DataFrame:

@@ -7,6 +7,7 @@ import random
 
 import polars as pl
 import pytest
+from helpers import kill_after_save, resume
 
 from lightr1.curriculum import EmptySelection
 from lightr1.dpo import build_pairs, ranking_dataset_info, sharegpt_ranking, strip_rejected, strip_special, wrong_kind
@@ -117,3 +118,13 @@ def test_unknown_loss_type_is_refused(untrained_model_dir, tmp_path):
     settings = {"lr": 1e-4, "batch_size": 2, "cutoff": 64, "loss_type": "ncaa", "beta": 0.3}
     with pytest.raises(Lightr1Error, match="unknown DPO loss_type 'ncaa'"):
         build_trainer(tiny_pairs(2), untrained_model_dir, tmp_path, settings, form="deepseek-r1", force_think=True, seed=0)
+
+
+def test_killed_dpo_resumes_from_its_last_checkpoint(untrained_model_dir, tmp_path):
+    """DPO killed right after a save resumes from it and ends at the step one run would."""
+    tiny_pairs(8).write_parquet(tmp_path / "data.parquet")  # 7 training pairs, 1 held out
+    settings = {"lr": 1e-4, "epochs": 2, "batch_size": 2, "cutoff": 256, "save_steps": 3, "loss_type": "nca_pair", "beta": 0.3, "eval_fraction": 0.125}
+    kill_after_save("train-dpo", tmp_path, untrained_model_dir, settings, form="deepseek-r1", step=3)
+    log = resume("train-dpo", tmp_path, untrained_model_dir, settings, form="deepseek-r1", step=3)
+    steps = [entry["step"] for entry in log["log_history"] if "loss" in entry]
+    assert min(steps) == 1 and max(steps) == 8 and [e["epoch"] for e in log["epochs"]] == [1, 2]  # 4 steps an epoch

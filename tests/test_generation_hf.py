@@ -158,3 +158,38 @@ def test_rope_scaling_extends_the_context(untrained_model_dir):
         assert completion.tokens == 3
     finally:
         scaled.close()
+
+
+def test_a_killed_sampling_job_resumes_with_the_batches_it_finished(untrained_model_dir, tmp_path):
+    """`lightr1 sample` (a grading or evaluation shard) killed right after its first batch is
+    saved: run again, it generates only the other batches, and its table is the one a run
+    that was never killed writes."""
+    import os
+    import subprocess
+    import sys
+
+    import polars as pl
+
+    from lightr1.faults import KILL_AT
+    from lightr1.grading import problems_prompt_set
+
+    problems = pl.DataFrame({"problem_id": [f"p{i}" for i in range(6)], "problem": [f"{i} + {i}" for i in range(6)], "answer": [str(2 * i) for i in range(6)]})
+    problems_prompt_set(problems).write_parquet(tmp_path / "prompts.parquet")
+
+    def sample(work: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+        arguments = ["--prompts", tmp_path / "prompts.parquet", "--model", untrained_model_dir, "--model-name", "m", "--backend", "hf"]
+        arguments += ["--sampling", '{"n": 2, "temperature": 1.0, "max_tokens": 12}', "--seed", "3", "--prompt-form", "light-r1", "--force-think"]
+        arguments += ["--batch-prompts", "2", "--work-dir", tmp_path / work, "--out", tmp_path / f"{work}.parquet"]
+        env = {**os.environ, **({KILL_AT: kill_at} if kill_at else {})}
+        command = [sys.executable, "-m", "lightr1", "sample", *map(str, arguments)]
+        return subprocess.run(command, capture_output=True, text=True, env=env, start_new_session=True, timeout=300)
+
+    killed = sample("work", kill_at="sample-batch:1")
+    assert killed.returncode == -9 and not (tmp_path / "work.parquet").exists(), killed.stderr[-3000:]
+    assert [p.name for p in (tmp_path / "work").glob("batch-*")] == ["batch-000000.parquet"]
+    resumed = sample("work")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "2 of 6 prompts already sampled; 4 to generate" in resumed.stderr
+    unkilled = sample("unkilled")
+    assert unkilled.returncode == 0, unkilled.stderr[-3000:]
+    assert pl.read_parquet(tmp_path / "work.parquet").equals(pl.read_parquet(tmp_path / "unkilled.parquet"))

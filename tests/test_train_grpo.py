@@ -9,6 +9,7 @@ import random
 
 import polars as pl
 import pytest
+from helpers import kill_after_save, resume
 
 from lightr1.errors import Lightr1Error
 from lightr1.tiny.problems import TRAIN, make_problem
@@ -227,3 +228,12 @@ def test_grpo_publishes_a_loadable_model_with_per_step_metrics(trained):
     saved = json.loads((out / "training_log.json").read_text())
     assert saved["stage"] == training_log["stage"] == "grpo" and saved["picked"] == "epoch-1"
     assert saved["settings"]["beta"] == 0.001 and saved["settings"]["loss_type"] == "grpo"
+
+
+def test_killed_grpo_resumes_from_its_last_checkpoint(untrained_model_dir, tmp_path):
+    """GRPO killed right after its first step's save resumes from it: the per-step metrics hold
+    every step once, the first from before the kill."""
+    problem_table(4).write_parquet(tmp_path / "data.parquet")
+    kill_after_save("train-grpo", tmp_path, untrained_model_dir, SETTINGS, form=FORM, step=1)
+    resume("train-grpo", tmp_path, untrained_model_dir, SETTINGS, form=FORM, step=1)
+    assert pl.read_parquet(tmp_path / "out" / METRICS_FILE)["step"].to_list() == [1, 2]

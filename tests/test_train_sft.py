@@ -8,13 +8,11 @@ import json
 import os
 import random
 import shutil
-import signal
-import time
 from pathlib import Path
 
 import polars as pl
 import pytest
-from helpers import train_cli
+from helpers import kill_after_save, resume, train_cli
 
 from lightr1.prompts import completion_text, messages, render
 from lightr1.tiny.problems import TRAIN, make_problem, teacher_trace
@@ -89,8 +87,8 @@ def trained(untrained_model_dir, tmp_path_factory):
     return root, result.stderr
 
 
-def run_cli(root: Path, init: Path, settings: dict, popen: bool = False, processes: int = 1):
-    return train_cli("train-sft", root, init, settings, form=FORM, popen=popen, processes=processes)
+def run_cli(root: Path, init: Path, settings: dict, processes: int = 1):
+    return train_cli("train-sft", root, init, settings, form=FORM, processes=processes)
 
 
 def test_sft_writes_a_loadable_model_with_per_epoch_held_out_loss(trained):
@@ -120,35 +118,37 @@ def test_pick_epoch_publishes_that_epochs_weights(trained, tmp_path):
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_killed_sft_resumes_from_its_last_checkpoint(untrained_model_dir, tmp_path, processes):
-    """Killed after its first epoch, the job resumes from the rolling state: epoch 1 is not
-    trained again (its weights stay untouched) and the step count ends where one run would.
-    With two processes (torchrun) every one of them resumes, or the run would not finish."""
+    """Killed right after a save early in epoch 2, the job resumes from that state: epoch 1 is
+    not trained again (its weights stay untouched) and the step count ends where one run
+    would. With two processes (torchrun) every one of them resumes, or the run would not finish."""
     sft_table(24).write_parquet(tmp_path / "data.parquet")
     # 18 training rows, batch 4: 5 steps an epoch on one process, 3 on two; 15 in all either way.
-    epochs = {1: 3, 2: 5}[processes]
+    epochs, step = {1: (3, 6), 2: (5, 4)}[processes]
     settings = {**SETTINGS, "epochs": epochs}
-    process = run_cli(tmp_path, untrained_model_dir, settings, popen=True, processes=processes)
-    state = tmp_path / "work/state"
-
-    def saved_steps():
-        return [int(p.parent.name.split("-")[1]) for p in state.glob("checkpoint-*/trainer_state.json")]
-
-    deadline = time.time() + 300
-    while max(saved_steps(), default=0) < 6 and process.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)  # let the save finish
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (tmp_path / "out").exists() and 6 <= max(saved_steps()) < 15
+    kill_after_save("train-sft", tmp_path, untrained_model_dir, settings, form=FORM, step=step, processes=processes)
     epoch1 = tmp_path / "work/epochs/epoch-1/model.safetensors"
     written = epoch1.stat().st_mtime_ns
-    result = run_cli(tmp_path, untrained_model_dir, settings, processes=processes)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"resuming from {state}/checkpoint-" in result.stderr
+    log = resume("train-sft", tmp_path, untrained_model_dir, settings, form=FORM, step=step, processes=processes)
     assert epoch1.stat().st_mtime_ns == written
-    log = json.loads((tmp_path / "out/training_log.json").read_text())
     assert [e["epoch"] for e in log["epochs"]] == list(range(1, epochs + 1)) and log["processes"] == processes
-    assert max(entry["step"] for entry in log["log_history"]) == 15
+    steps = [entry["step"] for entry in log["log_history"] if "loss" in entry]
+    assert min(steps) == 1 and max(steps) == 15  # the kept history of the first run, then the rest
+
+
+def test_killed_at_an_epochs_last_save_keeps_that_epoch(trained, untrained_model_dir, tmp_path):
+    """A state saved at an epoch's last step comes before that epoch's weights and held-out
+    loss: killed in between and resumed, the job makes up for both, as an unkilled run has them."""
+    root, _ = trained
+    shutil.copy(root / "data.parquet", tmp_path / "data.parquet")
+    settings = {**SETTINGS, "save_steps": 5}  # 5 steps an epoch: the save ends epoch 1
+    kill_after_save("train-sft", tmp_path, untrained_model_dir, settings, form=FORM, step=5)
+    assert not (tmp_path / "work/epochs/epoch-1").exists()
+    result = run_cli(tmp_path, untrained_model_dir, settings)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed at the end of epoch 1, whose weights were not saved yet" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "work/epochs").iterdir()) == ["epoch-1", "epoch-2"]
+    resumed, unkilled = (json.loads((r / "out/training_log.json").read_text())["epochs"] for r in (tmp_path, root))
+    assert [e["eval_loss"] for e in resumed] == pytest.approx([e["eval_loss"] for e in unkilled], abs=1e-5)
 
 
 def test_a_state_from_other_inputs_is_started_over_not_resumed(trained, untrained_model_dir, tmp_path):

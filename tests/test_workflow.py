@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from conftest import ROOT, snakemake
 
+from lightr1.faults import KILL_AT
 from lightr1.io import count_raw_rows
 
 SOURCE_FILES = {"raw/openr1_math.parquet": "openr1_math", "raw/limo.jsonl": "limo", "raw/deepscaler.json": "deepscaler"}
@@ -211,11 +212,9 @@ def test_dpo_pairs_and_their_exports(micro_world):
 
 
 def test_a_killed_run_resumes_without_redoing_finished_jobs(micro_world, tmp_path):
-    """Retrain SFT stage 2 in a copy, kill Snakemake (SIGKILL, as a lost node) once that job has
-    finished and later ones are running: the next plan redoes what was cut off, not what ended."""
-    import signal
-    import time
-
+    """Retrain SFT stage 2 in a copy and kill Snakemake with all its jobs (SIGKILL, as a lost
+    node) when the first job after it, a sampling job of the new model, has saved its first
+    batch: the next plan redoes what was cut off, not what ended."""
     world = tmp_path / "world"
     shutil.copytree(micro_world, world, symlinks=True)  # copy2 keeps mtimes: the copy is up to date
     shutil.rmtree(world / "results/checkpoints/sft2")
@@ -223,18 +222,11 @@ def test_a_killed_run_resumes_without_redoing_finished_jobs(micro_world, tmp_pat
     micro = str(ROOT / "tests" / "micro.yaml")
     before = planned_jobs(snakemake(world, "-n", "--configfile", micro).stdout)
     assert before["train_sft"] == 1 and before["train_dpo"] == 2
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", KILL_AT: "sample-batch:1"}
     command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(world), "--cores", "2", "--configfile", micro]
-    run = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not (world / "results/checkpoints/sft2").exists() and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.5)
-        time.sleep(3)  # let the jobs after it start
-        assert run.poll() is None, "the run ended before it could be killed"
-    finally:
-        os.killpg(run.pid, signal.SIGKILL)
-        run.wait()
+    run = subprocess.run(command, env=env, capture_output=True, text=True, start_new_session=True, timeout=600)
+    assert run.returncode == -9, run.stderr[-3000:]
+    assert (world / "results/checkpoints/sft2").is_dir()
     after = planned_jobs(snakemake(world, "-n", "--configfile", micro).stdout)
     assert "train_sft" not in after  # finished before the kill: kept
     assert after["train_dpo"] == 2 and sum(after.values()) < sum(before.values())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lightr1.errors import Lightr1Error
+from lightr1.faults import kill_point
 from lightr1.generation import Completion, Prompt, Sampling
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class Backend:
         self.extra_body = dict(extra_body or {})
         self._api_key = _read_key(api_key_env)
         self._local = threading.local()
+        self._cached_count = itertools.count(1)  # thread-safe: next() holds the GIL
         self._tokenizer = _load_tokenizer(tokenizer or model, explicit=tokenizer is not None) if max_model_len else None
 
     def __repr__(self) -> str:  # the key must not surface in a repr either
@@ -187,6 +190,7 @@ class Backend:
             entry = {"model": self.model, "endpoint": self.endpoint, "seed": body["seed"], **record}
             with atomic_path(path) as tmp:
                 tmp.write_text(json.dumps(entry, ensure_ascii=False) + "\n", encoding="utf-8")
+            kill_point("openai-request", next(self._cached_count))
         return Completion(key=prompt.key, sample=sample, **record)
 
     # -- the interface -----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from lightr1.faults import kill_point
 from lightr1.generation import Backend, Completion, Prompt, Sampling
 from lightr1.io import write_json, write_table
 from lightr1.tables import SAMPLES
@@ -116,6 +117,7 @@ def sample_prompts(
         for number, start in enumerate(range(0, len(todo), batch_prompts), start=first):
             completions = backend.generate(todo[start : start + batch_prompts], sampling)
             write_table(_completions_frame(completions, hashes, model_name, fingerprint), work / f"batch-{number:06d}.parquet")
+            kill_point("sample-batch", number - first + 1)
     finally:
         if backend is not None:
             backend.close()

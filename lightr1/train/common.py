@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lightr1.errors import Lightr1Error
+from lightr1.faults import kill_point
 from lightr1.io import atomic_folder
 from lightr1.seeds import derived_seed
 
@@ -166,23 +167,54 @@ def _epoch_weights(trainer, work_dir: Path):
     """A callback that saves the weights after every epoch into work/<stage>/epochs/epoch-<k>
     (atomically: a kill mid-save leaves no half folder). Optimizer state is not kept per
     epoch: for a 32B model it is hundreds of GB, so only the rolling resume state has it.
-    Saving goes through the trainer, which gathers ZeRO-3 shards."""
+    Saving goes through the trainer, which gathers ZeRO-3 shards.
+
+    A state saved at an epoch's last step comes before that epoch's end: a job killed in
+    between kept neither its weights nor its held-out loss, and one resumed there goes on with
+    the next epoch. Resumed at such a step, the callback makes up for both (the weights are
+    that epoch's own); this also gives a finished run re-run only to publish its last loss."""
     from transformers import TrainerCallback
 
     epochs_dir = work_dir / EPOCHS
 
+    def save(epoch: int, state) -> None:
+        target = epochs_dir / f"epoch-{epoch}"
+        staging = epochs_dir / f".epoch-{epoch}.partial"
+        trainer.save_model(str(staging))
+        if state.is_world_process_zero:
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+            log.info("epoch %d: weights saved to %s", epoch, target)
+
     class EpochWeights(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            epoch = round(state.epoch or 0)
+            if state.global_step == 0 or abs(state.epoch - epoch) > 1e-9:
+                return  # a fresh start, or resumed within an epoch
+            if not (epochs_dir / f"epoch-{epoch}").is_dir():
+                log.info("resumed at the end of epoch %d, whose weights were not saved yet", epoch)
+                save(epoch, state)
+            evaluated = any("eval_loss" in entry and round(entry["epoch"]) == epoch for entry in state.log_history)
+            if trainer.eval_dataset is not None and not evaluated:
+                trainer.evaluate()
+
         def on_epoch_end(self, args, state, control, **kwargs):
-            epoch = round(state.epoch)
-            target = epochs_dir / f"epoch-{epoch}"
-            staging = epochs_dir / f".epoch-{epoch}.partial"
-            trainer.save_model(str(staging))
-            if state.is_world_process_zero:
-                shutil.rmtree(target, ignore_errors=True)
-                staging.rename(target)
-                log.info("epoch %d: weights saved to %s", epoch, target)
+            save(round(state.epoch), state)
 
     return EpochWeights()
+
+
+def _kill_point():
+    """A callback for kill tests (lightr1.faults): the main process dies right after the
+    save at the named step is complete, old states rotated away and all."""
+    from transformers import TrainerCallback
+
+    class KillPoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                kill_point("train-save", state.global_step)
+
+    return KillPoint()
 
 
 def _sha256(path: Path) -> str:
@@ -240,24 +272,13 @@ def train(trainer, work_dir: str | os.PathLike, identity: Mapping[str, Any]) -> 
     folder if it was saved by the same run (`identity`); another run's state is removed."""
     _prepare_work_dir(trainer, Path(work_dir), identity)
     trainer.add_callback(_epoch_weights(trainer, Path(work_dir)))
+    trainer.add_callback(_kill_point())
     checkpoint = resume_point(work_dir)
     if checkpoint:
         log.info("resuming from %s", checkpoint)
     else:
         log.info("no checkpoint in %s: starting from the initial weights", Path(work_dir) / STATE)
     trainer.train(resume_from_checkpoint=checkpoint)
-    _evaluate_last_epoch(trainer)
-
-
-def _evaluate_last_epoch(trainer) -> None:
-    """Evaluate the held-out set again when the last epoch has no held-out loss: a finished run
-    resumed only to publish restores the state saved at its last step, which precedes that
-    epoch's evaluation (the weights are the same)."""
-    if trainer.eval_dataset is None:
-        return
-    last = round(trainer.state.epoch or 0)
-    if not any("eval_loss" in entry and round(entry["epoch"]) == last for entry in trainer.state.log_history):
-        trainer.evaluate()
 
 
 def epoch_summary(log_history: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
