@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lightr1.errors import Lightr1Error
+from lightr1.errors import Lightr1Error, one_line
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {}
 
@@ -102,25 +102,27 @@ def _build_problems(args: argparse.Namespace) -> None:
 def _prompt_set(args: argparse.Namespace) -> None:
     import polars as pl
 
+    from lightr1 import tables
     from lightr1.grading import problems_prompt_set
     from lightr1.io import read_table, write_table
 
     if args.benchmark:
         from lightr1.evaluation import benchmark_prompt_set
 
-        write_table(benchmark_prompt_set(read_table(args.benchmark)), args.out)
+        write_table(benchmark_prompt_set(read_table(args.benchmark, tables.BENCHMARK)), args.out)
         return
-    problems = read_table(args.problems)
+    problems = read_table(args.problems, {"problem_id": pl.String, "problem": pl.String, "answer": pl.String})
     if args.teacher:  # only problems with a verified teacher response are worth grading
-        chosen = read_table(args.teacher).filter(pl.col("chosen").is_not_null()).select("problem_id")
+        chosen = read_table(args.teacher, {"problem_id": pl.String, "chosen": pl.String}).filter(pl.col("chosen").is_not_null()).select("problem_id")
         problems = problems.join(chosen, on="problem_id", how="semi")
     if args.subset:
-        problems = problems.join(read_table(args.subset).select("problem_id"), on="problem_id", how="semi")
+        problems = problems.join(read_table(args.subset, {"problem_id": pl.String}).select("problem_id"), on="problem_id", how="semi")
     write_table(problems_prompt_set(problems), args.out)
 
 
 @command("sample")
 def _sample(args: argparse.Namespace) -> None:
+    from lightr1 import tables
     from lightr1.generation import Sampling, load_backend
     from lightr1.generation.store import model_fingerprint, sample_prompts
     from lightr1.grading import select_shard
@@ -128,7 +130,7 @@ def _sample(args: argparse.Namespace) -> None:
     from lightr1.prompts import make_prompts
 
     options = json.loads(args.backend_options)
-    prompt_set = select_shard(read_table(args.prompts), args.shard, args.shards)
+    prompt_set = select_shard(read_table(args.prompts, tables.PROMPT_SET), args.shard, args.shards)
     tokenizer = _tokenizer(args.model) if args.backend != "openai" or options.get("endpoint", "completions") == "completions" else None
     prompts = []
     for kind, form in (("math", args.prompt_form), ("choice", args.choice_form)):
@@ -156,12 +158,13 @@ def _tokenizer(model: str):
 
 @command("score")
 def _score(args: argparse.Namespace) -> None:
+    from lightr1 import tables
     from lightr1.grading import score_samples
     from lightr1.io import read_table, write_table
 
     scored = score_samples(
-        read_table(args.samples),
-        read_table(args.prompts),
+        read_table(args.samples, tables.SAMPLES),
+        read_table(args.prompts, tables.PROMPT_SET),
         workers=args.workers,
         timeout=args.timeout,
         whole_response=args.whole_response,
@@ -172,23 +175,28 @@ def _score(args: argparse.Namespace) -> None:
 
 @command("eval-table")
 def _eval_table(args: argparse.Namespace) -> None:
+    from lightr1 import tables
     from lightr1.evaluation import eval_table
     from lightr1.io import read_table, write_table
 
-    write_table(eval_table([read_table(path) for path in args.scored], read_table(args.prompts), args.benchmark, args.n), args.out)
+    scored = [read_table(path, tables.SCORED) for path in args.scored]
+    write_table(eval_table(scored, read_table(args.prompts, tables.PROMPT_SET), args.benchmark, args.n), args.out)
 
 
 @command("eval-metrics")
 def _eval_metrics(args: argparse.Namespace) -> None:
     import polars as pl
 
+    from lightr1 import tables
     from lightr1.io import read_table, write_table
     from lightr1.metrics import metrics_tables
 
     order = {model: index for index, model in enumerate(args.models)}
     evaluations = []
     for path in args.tables:
-        table = read_table(path)
+        table = read_table(path, tables.EVAL_SAMPLES)
+        if table.is_empty():
+            raise Lightr1Error(f"{path}: the evaluation table has no samples")
         model, benchmark = table["model"][0], table["benchmark"][0]
         if model not in order:
             raise Lightr1Error(f"{path}: model {model!r} is not among --models")
@@ -233,11 +241,12 @@ def _report(args: argparse.Namespace) -> None:
 def _pass_rates(args: argparse.Namespace) -> None:
     import polars as pl
 
+    from lightr1 import tables
     from lightr1.grading import check_complete, pass_rates
     from lightr1.io import read_table, write_table
 
-    rates = pass_rates(pl.concat([read_table(path) for path in args.scored]), args.grader)
-    check_complete(rates, read_table(args.prompts), args.n)
+    rates = pass_rates(pl.concat([read_table(path, tables.SCORED) for path in args.scored]), args.grader)
+    check_complete(rates, read_table(args.prompts, tables.PROMPT_SET), args.n)
     write_table(rates, args.out)
 
 
@@ -245,34 +254,37 @@ def _pass_rates(args: argparse.Namespace) -> None:
 def _teacher(args: argparse.Namespace) -> None:
     import polars as pl
 
+    from lightr1 import tables
     from lightr1.io import read_table, write_table
     from lightr1.teacher import verify_teachers
 
-    samples = pl.concat([read_table(path) for path in args.samples]) if args.samples else None
-    write_table(verify_teachers(read_table(args.problems), samples, args.seed, workers=args.workers, timeout=args.timeout), args.out)
+    samples = pl.concat([read_table(path, tables.SAMPLES) for path in args.samples]) if args.samples else None
+    write_table(verify_teachers(read_table(args.problems, tables.PROBLEMS), samples, args.seed, workers=args.workers, timeout=args.timeout), args.out)
 
 
 @command("curriculum")
 def _curriculum(args: argparse.Namespace) -> None:
-    from lightr1 import curriculum
+    from lightr1 import curriculum, tables
     from lightr1.io import read_table, write_json, write_table
 
-    rates = read_table(args.pass_rates)
+    rates = read_table(args.pass_rates, tables.PASS_RATES)
     if args.stage == 1:
-        sft = curriculum.select_stage1(read_table(args.problems), read_table(args.teacher), rates, args.alpha)
+        sft = curriculum.select_stage1(read_table(args.problems, tables.PROBLEMS), read_table(args.teacher, tables.TEACHER), rates, args.alpha)
     else:
-        sft = curriculum.select_stage2(read_table(args.stage1), rates, args.alpha, args.mixed_teacher)
+        sft = curriculum.select_stage2(read_table(args.stage1, tables.SFT), rates, args.alpha, args.mixed_teacher)
     write_table(sft, args.out)
     write_json(curriculum.sharegpt(sft), args.sharegpt)
 
 
 @command("funnel")
 def _funnel(args: argparse.Namespace) -> None:
+    from lightr1 import tables
     from lightr1.curriculum import dataset_info, funnel
     from lightr1.io import read_table, write_json, write_table
 
-    tables = {name: read_table(getattr(args, name)) for name in ("ledger", "problems", "teacher", "rates1", "stage1", "rates2", "stage2")}
-    write_table(funnel(**tables), args.out)
+    contracts = {"ledger": tables.LEDGER, "problems": tables.PROBLEMS, "teacher": tables.TEACHER, "rates1": tables.PASS_RATES}
+    contracts |= {"stage1": tables.SFT, "rates2": tables.PASS_RATES, "stage2": tables.SFT}
+    write_table(funnel(**{name: read_table(getattr(args, name), schema) for name, schema in contracts.items()}), args.out)
     write_json(dataset_info(dict(item.split("=", 1) for item in args.dataset)), args.dataset_info)
 
 
@@ -280,11 +292,11 @@ def _funnel(args: argparse.Namespace) -> None:
 def _dpo_pairs(args: argparse.Namespace) -> None:
     import polars as pl
 
-    from lightr1 import dpo
+    from lightr1 import dpo, tables
     from lightr1.io import read_table, write_json, write_table
 
-    scored = pl.concat([read_table(path) for path in args.scored])
-    pairs = dpo.build_pairs(read_table(args.stage2), scored, args.rejected, args.seed, args.forced_think)
+    scored = pl.concat([read_table(path, tables.SCORED) for path in args.scored])
+    pairs = dpo.build_pairs(read_table(args.stage2, tables.SFT), scored, args.rejected, args.seed, args.forced_think)
     specials = dpo.special_tokens(args.special_tokens_from) if args.special_tokens_from else []
     stripped = dpo.strip_rejected(pairs, specials)
     for table, out, export in ((pairs, args.out, args.sharegpt), (stripped, args.out_v2, args.sharegpt_v2)):
@@ -292,19 +304,21 @@ def _dpo_pairs(args: argparse.Namespace) -> None:
         write_json(dpo.sharegpt_ranking(table), export)
     names = {"light_r1_dpo": Path(args.sharegpt).name, "light_r1_dpo_v2": Path(args.sharegpt_v2).name}
     write_json(dpo.ranking_dataset_info(names), args.dataset_info)
-    logging.getLogger("lightr1.dpo").info("%d pairs; rejected kinds %s; v2 strips %s", len(pairs), dict(pairs["rejected_kind"].value_counts().iter_rows()), specials)
+    kinds = dict(pairs["rejected_kind"].value_counts().iter_rows())
+    logging.getLogger("lightr1.dpo").info("%d pairs; rejected kinds %s; v2 strips %s", len(pairs), kinds, specials)
 
 
 @command("grpo-prompts")
 def _grpo_prompts(args: argparse.Namespace) -> None:
     import polars as pl
 
+    from lightr1 import tables
     from lightr1.grading import check_complete, pass_rates
     from lightr1.io import read_table, write_table
     from lightr1.train.grpo import grpo_prompts
 
-    prompt_set = read_table(args.prompts)
-    rates = pass_rates(pl.concat([read_table(path) for path in args.scored]), args.model)
+    prompt_set = read_table(args.prompts, tables.PROMPT_SET)
+    rates = pass_rates(pl.concat([read_table(path, tables.SCORED) for path in args.scored]), args.model)
     check_complete(rates, prompt_set, args.n)
     selected = grpo_prompts(prompt_set, rates, args.low, args.high)
     if args.max_prompts is not None and len(selected) > args.max_prompts:
@@ -570,9 +584,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     try:
         _COMMANDS[args.command](args)
-    except Lightr1Error as err:
-        # Known failure modes end in one clear line, not a stack trace.
-        print(f"lightr1 {args.command}: error: {err}", file=sys.stderr)
+    except (Lightr1Error, OSError) as err:
+        # Known failure modes, and files the system cannot read or write (a folder where a
+        # file belongs, no permission, a full disk), end in one clear line, not a stack trace.
+        print(f"lightr1 {args.command}: error: {one_line(err)}", file=sys.stderr)
         sys.exit(1)
 
 

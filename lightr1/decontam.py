@@ -57,6 +57,7 @@ problem after reading a few characters (for ASCII text the key is one ``bytes.tr
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ import polars as pl
 from lightr1 import tables
 from lightr1.errors import Lightr1Error
 from lightr1.io import read_table, write_table
+
+log = logging.getLogger(__name__)
 
 MODES = ("default", "light-r1")
 DEFAULT_NGRAM = 32
@@ -610,19 +613,21 @@ def find_matches(
 # Files.
 
 
-def _load(path: str | Path, required: Iterable[str]) -> pl.DataFrame:
-    frame = read_table(path)
-    missing = [name for name in required if name not in frame.columns]
-    if missing:
-        raise Lightr1Error(f"{path}: missing column(s) {', '.join(missing)} (have: {', '.join(frame.columns)})")
+def _load(path: str | Path) -> pl.DataFrame:
+    """A file's problems: problem_id and problem as text (ids may be numbers), the rows with
+    status ok where there is a status, and no row without a problem (it can copy nothing)."""
+    frame = read_table(path, {"problem_id": pl.String, "problem": pl.String})
     if "status" in frame.columns:
-        frame = frame.filter(pl.col("status") == "ok")
+        frame = frame.filter(pl.col("status").cast(pl.String) == "ok")
+    blank = frame.filter(pl.col("problem").is_null()).height
+    if blank:
+        log.warning("%s: %d row(s) without a problem: nothing to match", path, blank)
     return frame.filter(pl.col("problem").is_not_null())
 
 
 def load_train(paths: Sequence[str | Path]) -> pl.DataFrame:
     """Training problems from every file (status ok only), one row per problem_id."""
-    frames = [_load(p, ("problem_id", "problem")).select(pl.col("problem_id").cast(pl.String), pl.col("problem").cast(pl.String)) for p in paths]
+    frames = [_load(p).select("problem_id", "problem") for p in paths]
     return pl.concat(frames).unique("problem_id", keep="first", maintain_order=True)
 
 
@@ -630,9 +635,9 @@ def load_benchmarks(paths: Sequence[str | Path]) -> pl.DataFrame:
     """Benchmark problems; the benchmark is the `benchmark` column, else the file's stem."""
     frames = []
     for path in paths:
-        frame = _load(path, ("problem_id", "problem"))
+        frame = _load(path)
         name = pl.col("benchmark").cast(pl.String) if "benchmark" in frame.columns else pl.lit(Path(path).stem)
-        frames.append(frame.select(name.alias("benchmark"), pl.col("problem_id").cast(pl.String), pl.col("problem").cast(pl.String)))
+        frames.append(frame.select(name.alias("benchmark"), "problem_id", "problem"))
     return pl.concat(frames)
 
 

@@ -7,3 +7,8 @@ class Lightr1Error(Exception):
 
 class InputFileError(Lightr1Error):
     """A whole input file is missing or unreadable: the message names the file."""
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (libraries' messages often carry hints and context)."""
+    return " ".join(str(err).split()) or type(err).__name__

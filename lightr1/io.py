@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gzip
+import io
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
-from lightr1.errors import InputFileError
+from lightr1.errors import InputFileError, one_line
 
 RAW_FORMATS = ("parquet", "jsonl", "json", "csv")
 
@@ -29,29 +31,42 @@ class RawRow:
     error: str | None = None
 
 
+def input_file(path: str | os.PathLike) -> Path:
+    """`path`, checked to be a file that exists (a folder or a missing file is an InputFileError)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a directory, expected a file")
+    if not path.is_file():
+        raise InputFileError(f"{path}: input file does not exist")
+    return path
+
+
 def raw_format(path: str | os.PathLike) -> str:
+    """The file's format by its name; the text formats may be gzipped (`.jsonl.gz`)."""
     name = str(path).lower()
     for fmt in RAW_FORMATS:
-        if name.endswith("." + fmt) or name.endswith(f".{fmt}.gz"):
+        if name.endswith("." + fmt) or (fmt != "parquet" and name.endswith(f".{fmt}.gz")):
             return fmt
-    raise InputFileError(f"{path}: unknown file type (expected one of {', '.join(RAW_FORMATS)})")
+    raise InputFileError(f"{path}: unknown file type (expected one of {', '.join(RAW_FORMATS)}, the text ones optionally .gz)")
+
+
+def _open(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
 
 
 def read_raw(path: str | os.PathLike) -> Iterator[RawRow]:
     """Yield every row of a raw file. Row-level damage (a bad JSON line, invalid UTF-8, a row
     that is not an object) becomes a RawRow with an error; a missing or unreadable file raises
     InputFileError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: input file does not exist")
+    path = input_file(path)
     fmt = raw_format(path)
     reader = {"parquet": _read_parquet, "jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv}[fmt]
     try:
         yield from reader(path)
     except InputFileError:
         raise
-    except (OSError, ValueError, pl.exceptions.PolarsError) as err:
-        raise InputFileError(f"{path}: cannot read {fmt} file: {err}") from err
+    except (OSError, EOFError, ValueError, pl.exceptions.PolarsError) as err:  # EOFError: a cut-off gzip
+        raise InputFileError(f"{path}: cannot read {fmt} file: {one_line(err)}") from err
 
 
 def _read_parquet(path: Path) -> Iterator[RawRow]:
@@ -61,7 +76,7 @@ def _read_parquet(path: Path) -> Iterator[RawRow]:
 
 
 def _read_jsonl(path: Path) -> Iterator[RawRow]:
-    with open(path, "rb") as handle:
+    with _open(path) as handle:
         index = 0
         for line in handle:
             if not line.strip():
@@ -86,7 +101,8 @@ def _parse_json_line(index: int, line: bytes) -> RawRow:
 
 def _read_json(path: Path) -> Iterator[RawRow]:
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        with _open(path) as handle:
+            data = json.loads(handle.read().decode("utf-8"))
     except UnicodeDecodeError as err:
         raise InputFileError(f"{path}: invalid UTF-8 at byte {err.start}") from err
     except json.JSONDecodeError as err:
@@ -103,7 +119,7 @@ def _read_json(path: Path) -> Iterator[RawRow]:
 
 
 def _read_csv(path: Path) -> Iterator[RawRow]:
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    with io.TextIOWrapper(_open(path), encoding="utf-8", errors="surrogateescape", newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None:
             return
@@ -189,19 +205,86 @@ def write_table(frame: pl.DataFrame, path: str | os.PathLike) -> None:
             raise ValueError(f"{path}: tables are written as .parquet, .jsonl or .tsv")
 
 
-def read_table(path: str | os.PathLike) -> pl.DataFrame:
-    """Read a parquet or jsonl table written by this project (or matching its contracts)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: input file does not exist")
+Columns = Mapping[str, Any] | Sequence[str]  # required columns: names, or names and polars types
+
+
+def read_table(path: str | os.PathLike, columns: Columns = ()) -> pl.DataFrame:
+    """A table from parquet, JSON lines, JSON or CSV. The text formats are read row by row and
+    each column's type comes from all of its values: a sparse, null-first or mixed column is
+    never decided by its first rows (as polars' readers do from 100), and a nested or mixed
+    column that is not asked for becomes JSON text rather than an error. `columns` must be
+    there, each of the given type (numbers in a text column become text: ids often are
+    numbers). A file, row or column that breaks this is an InputFileError naming it."""
+    path = input_file(path)
+    fmt = raw_format(path)
+    wanted = dict(columns) if isinstance(columns, Mapping) else dict.fromkeys(columns)
     try:
-        if path.suffix == ".parquet":
-            return pl.read_parquet(path)
-        if path.suffix == ".jsonl":
-            return pl.read_ndjson(path)
-    except (OSError, pl.exceptions.PolarsError) as err:
-        raise InputFileError(f"{path}: cannot read table: {err}") from err
-    raise InputFileError(f"{path}: expected a .parquet or .jsonl table")
+        frame = pl.read_parquet(path) if fmt == "parquet" else _text_table(path, fmt, wanted)
+    except InputFileError:
+        raise
+    except (OSError, ValueError, pl.exceptions.PolarsError) as err:
+        raise InputFileError(f"{path}: cannot read {fmt} table: {one_line(err)}") from err
+    missing = [name for name in wanted if name not in frame.columns]
+    if missing:
+        raise InputFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(frame.columns) or 'none'})")
+    casts = {name: dtype for name, dtype in wanted.items() if dtype is not None and frame.schema[name] != dtype}
+    try:
+        return frame.with_columns(pl.col(name).cast(dtype, strict=True) for name, dtype in casts.items())
+    except (pl.exceptions.PolarsError, TypeError, ValueError) as err:
+        found = ", ".join(f"'{name}' is {frame.schema[name]} (expected {dtype})" for name, dtype in casts.items())
+        raise InputFileError(f"{path}: column types do not fit: {found}") from err
+
+
+def _text_table(path: Path, fmt: str, wanted: Mapping[str, Any]) -> pl.DataFrame:
+    records = []
+    for raw in read_raw(path):
+        if raw.error is not None:
+            raise InputFileError(f"{path}: row {raw.index + 1}: {raw.error}")
+        records.append(raw.record)
+    names = list(dict.fromkeys(name for record in records for name in record))
+    return pl.DataFrame([_column(path, fmt, name, [r.get(name) for r in records], wanted.get(name)) for name in names])
+
+
+def _column(path: Path, fmt: str, name: str, values: list[Any], dtype: Any) -> pl.Series:
+    """One column of a text table: of `dtype` when one is asked for, else inferred from every value."""
+    if dtype is None:
+        return _inferred(name, values)
+    if dtype == pl.String:
+        for row, value in enumerate(values):
+            if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
+                raise InputFileError(f"{path}: row {row + 1}: '{name}' is a {type(value).__name__} ({_shown(value)}), expected text")
+        return pl.Series(name, [v if v is None or isinstance(v, str) else str(v) for v in values], dtype=pl.String)
+
+    def build(items: list[Any]) -> pl.Series:
+        if fmt == "csv":  # CSV cells are text: typed columns are parsed from it
+            return pl.Series(name, items, dtype=pl.String).cast(dtype, strict=True)
+        return pl.Series(name, items, dtype=dtype, strict=True)
+
+    try:
+        return build(values)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        for row, value in enumerate(values):
+            try:
+                build([value])
+            except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+                raise InputFileError(f"{path}: row {row + 1}: '{name}' is {_shown(value)}, expected {dtype}") from None
+        raise
+
+
+def _inferred(name: str, values: list[Any]) -> pl.Series:
+    present = [v for v in values if v is not None]
+    if any(isinstance(v, (dict, list)) for v in present) or len({type(v) for v in present}) > 1:
+        if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+            return pl.Series(name, values, dtype=pl.Float64)
+        # Nested or mixed: polars would take a struct's fields from its first value and drop
+        # the rest, or refuse the mix; as JSON text nothing is lost.
+        return pl.Series(name, [v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values], dtype=pl.String)
+    return pl.Series(name, values, strict=True)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def write_json(data: Any, path: str | os.PathLike) -> None:
@@ -211,17 +294,17 @@ def write_json(data: Any, path: str | os.PathLike) -> None:
 
 def count_raw_rows(path: str | os.PathLike) -> int:
     """Rows in a raw file, counted independently of `read_raw`, to reconcile the ledger with."""
-    path = Path(path)
+    path = input_file(path)
     fmt = raw_format(path)
     try:
         if fmt == "parquet":
             return pl.scan_parquet(path).select(pl.len()).collect().item()
         if fmt == "jsonl":
-            with open(path, "rb") as handle:
+            with _open(path) as handle:
                 return sum(1 for line in handle if line.strip())
         if fmt == "json":
             return sum(1 for _ in _read_json(path))
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        with io.TextIOWrapper(_open(path), encoding="utf-8", errors="surrogateescape", newline="") as handle:
             return max(sum(1 for row in csv.reader(handle) if row) - 1, 0)  # less the header; blank lines are no rows
-    except (OSError, ValueError, pl.exceptions.PolarsError) as err:
-        raise InputFileError(f"{path}: cannot count rows: {err}") from err
+    except (OSError, EOFError, ValueError, pl.exceptions.PolarsError) as err:
+        raise InputFileError(f"{path}: cannot count rows: {one_line(err)}") from err

@@ -220,8 +220,8 @@ def build_problems_files(
     problems_out: str | os.PathLike,
     ledger_out: str | os.PathLike,
 ) -> None:
-    staged_rows = pl.concat([read_table(path) for path in staged], how="vertical")
-    problems, ledger = build_problems(staged_rows, contamination_reasons(read_table(matches), mode), near_threshold)
+    staged_rows = pl.concat([read_table(path, tables.STAGED).select(tables.STAGED.names()) for path in staged], how="vertical")
+    problems, ledger = build_problems(staged_rows, contamination_reasons(read_table(matches, tables.MATCHES), mode), near_threshold)
     reconcile(ledger, problems, {source: count_raw_rows(path) for source, path in raw.items()})
     counts = dict(ledger.group_by("status").len().iter_rows())
     print("ledger:", ", ".join(f"{status} {counts.get(status, 0)}" for status in tables.LEDGER_STATUSES))

@@ -27,8 +27,10 @@ import polars as pl
 import yaml
 
 from lightr1 import tables
+from lightr1.dpo import PAIRS
 from lightr1.errors import InputFileError, Lightr1Error
 from lightr1.io import atomic_path, read_table
+from lightr1.train.grpo import METRICS_SCHEMA as GRPO_METRICS
 
 PathLike = str | os.PathLike
 
@@ -913,7 +915,7 @@ def config_seeds(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _concat(paths: Sequence[PathLike], schema: pl.Schema) -> pl.DataFrame:
     if not paths:
         return tables.empty(schema)
-    return pl.concat([read_table(path) for path in paths], how="diagonal_relaxed")
+    return pl.concat([read_table(path, schema) for path in paths], how="diagonal_relaxed")
 
 
 def load(
@@ -935,16 +937,17 @@ def load(
 ) -> ReportData:
     """Read a run's files. `problems` is problems.parquet first, then optionally the staged
     source tables (which also hold the text of contaminated rows); `config` is the run's config."""
-    train = pl.concat([read_table(path).select("problem_id", "source", "problem") for path in problems])
+    text = {"problem_id": pl.String, "source": pl.String, "problem": pl.String}
+    train = pl.concat([read_table(path, text).select(list(text)) for path in problems])
     bench = _concat(benchmarks, tables.BENCHMARK).filter(pl.col("status") == "ok")
     config_data = dict(config)
     return ReportData(
-        metrics=read_table(metrics),
-        comparisons=read_table(comparisons),
+        metrics=read_table(metrics, tables.METRICS),
+        comparisons=read_table(comparisons, tables.COMPARISONS),
         eval_samples=_concat(eval_samples, tables.EVAL_SAMPLES),
         benchmark_problems=bench.select("benchmark", "problem_id", "problem", "answer"),
-        funnel=read_table(funnel),
-        ledger=read_table(ledger),
+        funnel=read_table(funnel, tables.FUNNEL),
+        ledger=read_table(ledger, tables.LEDGER),
         problems=train.filter(pl.col("problem_id").is_not_null()).unique("problem_id", keep="first", maintain_order=True),
         config=config_data,
         provenance={
@@ -954,7 +957,7 @@ def load(
             "seeds": config_seeds(config_data),
         },
         wall_times=wall_times(benchmarks_dir),
-        pairs=None if pairs is None else read_table(pairs),
-        matches=None if matches is None else read_table(matches),
-        grpo_metrics=None if grpo_metrics is None else read_table(grpo_metrics),
+        pairs=None if pairs is None else read_table(pairs, PAIRS),
+        matches=None if matches is None else read_table(matches, tables.MATCHES),
+        grpo_metrics=None if grpo_metrics is None else read_table(grpo_metrics, GRPO_METRICS),
     )

@@ -72,7 +72,10 @@ def train_cli(
         launches = [[*torchrun, "--node-rank", str(rank), "--master-addr", "127.0.0.1", "--master-port", port, *lightr1] for rank in range(nodes)]
     # Into files, not pipes: a node blocked on a full pipe would stall the others' collectives.
     logs = [tempfile.TemporaryFile("w+") for _ in launches]
-    started = [subprocess.Popen(launch, stdout=subprocess.DEVNULL, stderr=log, text=True, env=env, start_new_session=True) for launch, log in zip(launches, logs)]
+    # Each in a session of its own: a kill point kills the group of the process that reaches it.
+    started = [
+        subprocess.Popen(launch, stdout=subprocess.DEVNULL, stderr=log, text=True, env=env, start_new_session=True) for launch, log in zip(launches, logs)
+    ]
     codes = [process.wait() for process in started]
     stderr = ""
     for log in logs:

@@ -5,7 +5,6 @@ started by torchrun (gloo on this CPU)."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 from pathlib import Path

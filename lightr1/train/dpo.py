@@ -98,7 +98,8 @@ def train_dpo(
     from lightr1.io import read_table
     from lightr1.train.common import train_and_publish
 
-    trainer = build_trainer(read_table(pairs_path), init, work_dir, settings, form=form, force_think=force_think, seed=seed)
+    pairs = read_table(pairs_path, {"problem_id": pl.String, "problem": pl.String, "chosen": pl.String, "rejected": pl.String})
+    trainer = build_trainer(pairs, init, work_dir, settings, form=form, force_think=force_think, seed=seed)
     return train_and_publish(
         trainer, stage="dpo", init=init, data=pairs_path, out=out, work_dir=Path(work_dir), settings=settings, form=form, force_think=force_think
     )

@@ -318,7 +318,8 @@ def train_grpo(
     from lightr1.io import read_table
     from lightr1.train.common import train_and_publish
 
-    trainer = build_trainer(read_table(prompts_path), init, work_dir, settings, form=form, force_think=force_think, seed=seed)
+    prompts = read_table(prompts_path, {"problem_id": pl.String, "problem": pl.String, "answer": None})
+    trainer = build_trainer(prompts, init, work_dir, settings, form=form, force_think=force_think, seed=seed)
     args = trainer.args
     log.info("GRPO: %d completions per prompt, beta %s, loss %s, max %d tokens", args.num_generations, args.beta, args.loss_type, args.max_completion_length)
     return train_and_publish(

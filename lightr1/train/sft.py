@@ -66,5 +66,6 @@ def train_sft(
     from lightr1.io import read_table
     from lightr1.train.common import train_and_publish
 
-    trainer = build_trainer(read_table(data_path), init, work_dir, settings, form=form, force_think=force_think, seed=seed)
+    table = read_table(data_path, {"problem_id": pl.String, "problem": pl.String, "response": pl.String})
+    trainer = build_trainer(table, init, work_dir, settings, form=form, force_think=force_think, seed=seed)
     return train_and_publish(trainer, stage="sft", init=init, data=data_path, out=out, work_dir=work_dir, settings=settings, form=form, force_think=force_think)
