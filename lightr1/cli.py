@@ -153,7 +153,10 @@ def _sample(args: argparse.Namespace) -> None:
 def _tokenizer(model: str):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(model)
+    from lightr1.errors import loading_model
+
+    with loading_model(model):
+        return AutoTokenizer.from_pretrained(model)
 
 
 @command("score")

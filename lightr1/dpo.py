@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 import polars as pl
 
 from lightr1.curriculum import EmptySelection
+from lightr1.errors import loading_model
 from lightr1.prompts import THINK
 from lightr1.seeds import derived_seed
 
@@ -93,7 +94,8 @@ def special_tokens(model_dir: str) -> list[str]:
     """The special-token strings of a model's tokenizer (what DPO v2 strips)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    with loading_model(model_dir):
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
     added = [token.content for token in tokenizer.added_tokens_decoder.values() if token.special]
     return sorted({*tokenizer.all_special_tokens, *added})
 

@@ -12,6 +12,7 @@ import hashlib
 
 import polars as pl
 
+from lightr1.errors import Lightr1Error
 from lightr1.tables import PASS_RATES, PROMPT_SET, SCORED
 
 
@@ -23,7 +24,7 @@ def shard_of(problem_id: str, shards: int) -> int:
 
 def select_shard(prompt_set: pl.DataFrame, shard: int, shards: int) -> pl.DataFrame:
     if not 0 <= shard < shards:
-        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
+        raise Lightr1Error(f"shard {shard} is not in 0..{shards - 1}")
     return prompt_set.filter(pl.col("problem_id").map_elements(lambda pid: shard_of(pid, shards), return_dtype=pl.Int64) == shard)
 
 
@@ -47,7 +48,7 @@ def score_samples(
     joined = samples.join(golds, on="problem_id", how="left")
     missing = joined.filter(pl.col("kind").is_null())
     if len(missing):
-        raise ValueError(f"{len(missing)} samples belong to no problem of the prompt set (e.g. {missing['problem_id'][0]!r})")
+        raise Lightr1Error(f"{len(missing)} samples belong to no problem of the prompt set (e.g. {missing['problem_id'][0]!r})")
     rows = zip(joined["answer"].to_list(), joined["response"].to_list(), joined["kind"].to_list())
     verdicts = verify_many(rows, workers=workers, timeout=timeout, whole_response=whole_response, forced_think=forced_think)
     return samples.with_columns(
@@ -76,8 +77,6 @@ def pass_rates(scored: pl.DataFrame, grader: str) -> pl.DataFrame:
 def check_complete(rates: pl.DataFrame, prompt_set: pl.DataFrame, n: int) -> None:
     """Every problem of the prompt set graded with exactly `n` samples, and nothing else: a
     missing shard or a short batch must not pass as a pass rate."""
-    from lightr1.errors import Lightr1Error
-
     missing = prompt_set.join(rates, on="problem_id", how="anti")
     extra = rates.join(prompt_set, on="problem_id", how="anti")
     short = rates.filter(pl.col("n") != n)

@@ -13,6 +13,7 @@ import polars as pl
 from tqdm import tqdm
 
 from lightr1 import tables
+from lightr1.errors import InputFileError
 from lightr1.io import read_raw
 from lightr1.text import problem_id
 
@@ -126,6 +127,8 @@ def _stage(path: str | os.PathLike, stage_row: Callable[[Mapping[str, Any]], dic
             rows.append({**base, "status": "ok", "reason": None, **stage_row(raw.record)})
         except Reject as reject:
             rows.append({**base, "status": "rejected", "reason": str(reject)})
+    if not rows:  # a raw release is never empty: this is a failed download or the wrong file
+        raise InputFileError(f"{path}: no rows")
     return pl.DataFrame(rows, schema=schema)
 
 

@@ -21,6 +21,9 @@ from lightr1.errors import InputFileError, one_line
 
 RAW_FORMATS = ("parquet", "jsonl", "json", "csv")
 
+# The csv module stops at fields over 128 KiB; long-CoT solutions are longer.
+csv.field_size_limit(2**31 - 1)
+
 
 @dataclass(frozen=True)
 class RawRow:
@@ -65,7 +68,7 @@ def read_raw(path: str | os.PathLike) -> Iterator[RawRow]:
         yield from reader(path)
     except InputFileError:
         raise
-    except (OSError, EOFError, ValueError, pl.exceptions.PolarsError) as err:  # EOFError: a cut-off gzip
+    except (OSError, EOFError, ValueError, csv.Error, pl.exceptions.PolarsError) as err:  # EOFError: a cut-off gzip
         raise InputFileError(f"{path}: cannot read {fmt} file: {one_line(err)}") from err
 
 
@@ -306,5 +309,5 @@ def count_raw_rows(path: str | os.PathLike) -> int:
             return sum(1 for _ in _read_json(path))
         with io.TextIOWrapper(_open(path), encoding="utf-8", errors="surrogateescape", newline="") as handle:
             return max(sum(1 for row in csv.reader(handle) if row) - 1, 0)  # less the header; blank lines are no rows
-    except (OSError, EOFError, ValueError, pl.exceptions.PolarsError) as err:
+    except (OSError, EOFError, ValueError, csv.Error, pl.exceptions.PolarsError) as err:
         raise InputFileError(f"{path}: cannot count rows: {one_line(err)}") from err

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightr1.errors import Lightr1Error
+from lightr1.errors import Lightr1Error, one_line
 from lightr1.io import atomic_folder
 
 METHODS = ("linear", "ties", "dare_ties", "slerp")
@@ -113,6 +113,22 @@ def tokenizer_difference(first, second) -> str | None:
             return "chat templates differ (one model has none)"
         return "chat templates differ"
     return None
+
+
+def check_weights(model_dir: Path) -> None:
+    """A MergeError naming the folder unless it holds safetensors weights whose headers read
+    (mergekit would stop on a cut-off file without saying which model it was)."""
+    from safetensors import safe_open
+
+    files = sorted(model_dir.glob("*.safetensors"))
+    if not files:
+        raise MergeError(f"cannot merge {model_dir}: no .safetensors weights")
+    for file in files:
+        try:
+            with safe_open(str(file), framework="pt") as weights:
+                weights.keys()
+        except Exception as err:  # safetensors raises its own SafetensorError, or OSError
+            raise MergeError(f"cannot merge {model_dir}: unreadable weights {file.name} ({type(err).__name__}: {one_line(err)})") from err
 
 
 def check_compatible(model_dirs: Sequence[str | os.PathLike]) -> None:
@@ -283,6 +299,8 @@ def merge_models(
     if out.resolve() in {Path(m).resolve() for m in everything}:
         raise MergeError(f"the merge output {out} is one of its inputs")
     check_compatible(everything)
+    for model in everything:
+        check_weights(Path(model))
     try:
         parsed = MergeConfiguration.model_validate(config)
     except Exception as err:  # pydantic or mergekit's own validators: still a bad configuration

@@ -442,9 +442,12 @@ def verify_file(path: str | os.PathLike, out: str | os.PathLike, *, workers: int
     `reason: "bad_row:<why>"` rather than stopping the run."""
     from tqdm import tqdm
 
+    from lightr1.errors import InputFileError
     from lightr1.io import atomic_path, count_raw_rows, read_raw
 
     total = count_raw_rows(path)
+    if not total:  # nothing to judge is a wrong file or a failed step before, not a result
+        raise InputFileError(f"{path}: no rows")
     pending: deque[tuple[dict[str, Any], str | None]] = deque()
 
     def valid_rows() -> Iterator[Row]:

@@ -50,7 +50,7 @@ def test_select_shard_partitions_a_prompt_set():
     prompt_set = pl.DataFrame({"problem_id": [problem_id(str(i)) for i in range(30)]})
     parts = [grading.select_shard(prompt_set, shard, 3)["problem_id"].to_list() for shard in range(3)]
     assert sorted(sum(parts, [])) == sorted(prompt_set["problem_id"].to_list())
-    with pytest.raises(ValueError):
+    with pytest.raises(Lightr1Error, match="shard 3 is not in 0..2"):
         grading.select_shard(prompt_set, 3, 3)
 
 

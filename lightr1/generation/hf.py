@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lightr1.errors import Lightr1Error
+from lightr1.errors import Lightr1Error, loading_model
 from lightr1.generation import Completion, Prompt, Sampling, merged_rope_parameters
 from lightr1.prompts import check_context
 
@@ -94,13 +94,15 @@ class Backend:
             raise Lightr1Error(f"hf backend: batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.device = resolve_device(device)
-        config = AutoConfig.from_pretrained(model)
-        if rope_scaling:
-            apply_rope_scaling(config, rope_scaling)
-        self.max_positions = effective_positions(config)
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        with loading_model(model):
+            config = AutoConfig.from_pretrained(model)
+            if rope_scaling:
+                apply_rope_scaling(config, rope_scaling)
+            self.max_positions = effective_positions(config)
+            self.tokenizer = AutoTokenizer.from_pretrained(model)
+            loaded = AutoModelForCausalLM.from_pretrained(model, config=config, dtype=resolve_dtype(dtype, self.device))
         self.tokenizer.padding_side = "left"
-        self.model = AutoModelForCausalLM.from_pretrained(model, config=config, dtype=resolve_dtype(dtype, self.device)).to(self.device)
+        self.model = loaded.to(self.device)
         self.model.eval()
         self.stop_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
         pad = self.tokenizer.pad_token_id

@@ -13,7 +13,7 @@ import gc
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lightr1.errors import Lightr1Error
+from lightr1.errors import Lightr1Error, loading_model
 from lightr1.generation import Completion, Prompt, Sampling, merged_rope_parameters
 
 MISSING = (
@@ -42,7 +42,9 @@ class Backend:
         if rope_scaling:
             from transformers import AutoConfig
 
-            rope, positions = merged_rope_parameters(AutoConfig.from_pretrained(model), rope_scaling)
+            with loading_model(model):
+                config = AutoConfig.from_pretrained(model)
+            rope, positions = merged_rope_parameters(config, rope_scaling)
             overrides = {"rope_parameters": rope}
             max_model_len = max_model_len or positions  # vLLM would derive it too, less visibly
         self._sampling_params = vllm.SamplingParams

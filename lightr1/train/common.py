@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lightr1.errors import Lightr1Error
+from lightr1.errors import Lightr1Error, loading_model
 from lightr1.faults import kill_point
 from lightr1.io import atomic_folder
 from lightr1.seeds import derived_seed
@@ -127,13 +127,15 @@ def load_model(path: str | os.PathLike, args, attn_implementation: str | None = 
     kwargs = {"dtype": torch.bfloat16 if args.bf16 else torch.float32}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
-    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    with loading_model(path):
+        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
 
 
 def load_tokenizer(path: str | os.PathLike):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    with loading_model(path):
+        tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.chat_template is None:
         raise Lightr1Error(f"{path}: the tokenizer has no chat template; training renders prompts with it")
     return tokenizer
