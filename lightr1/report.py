@@ -349,25 +349,33 @@ def _progression(data: ReportData, models: list[str], benchmarks: list[str]) -> 
                 row.append("—")
                 continue
             text = f"{pct(r['pass1'])} ({pct(r['ci_low'])}–{pct(r['ci_high'])})"
-            row.append(tag("strong", text, class_="best") if r["pass1"] == best[benchmark] else text)
+            cell = tag("strong", text, class_="best") if r["pass1"] == best[benchmark] else text
+            mark = tag("sup", "⚠", class_="warn-mark", title=r["warning"]) if r["warning"] else ""
+            row.append(join([cell, mark]))
         body.append(row)
     parts = [
         note("pass@1 in %, averaged over n samples per problem, with its bootstrap interval; the best per benchmark in bold."),
         table(headers, body, row_attrs=[{"data_model": m} for m in models], class_="progression"),
-        _warnings(metrics),
+        _warnings(metrics, benchmarks),
         tag("details", tag("summary", "All metrics"), _all_metrics(metrics, models)),
-        tag("h3", "Paired comparisons"),
-        _comparisons(data.comparisons),
     ]
     return join(parts)
 
 
-def _warnings(metrics: pl.DataFrame) -> Html:
+def _warnings(metrics: pl.DataFrame, benchmarks: list[str]) -> Html:
+    """The cells marked ⚠ counted per benchmark on one line, the texts in full behind it: a
+    dozen near-identical lines would push the table's neighbours off the first screen."""
     warned = metrics.filter(pl.col("warning").is_not_null())
     if warned.is_empty():
         return note("No warnings.")
-    items = [tag("li", f"{r['model']} · {r['benchmark']}: {r['warning']}") for r in warned.iter_rows(named=True)]
-    return tag("ul", *items, class_="warnings")
+    counts = []
+    for benchmark in benchmarks:
+        n = warned.filter(pl.col("benchmark") == benchmark).height
+        if n:
+            counts.append(f"{benchmark} {n} of {metrics.filter(pl.col('benchmark') == benchmark).height} models")
+    summary = tag("summary", f"⚠ interval warnings: {' · '.join(counts)}")
+    full = [tag("li", f"{r['model']} · {r['benchmark']}: {r['warning']}") for r in warned.iter_rows(named=True)]
+    return tag("details", summary, tag("ul", *full), class_="warnings")
 
 
 def _all_metrics(metrics: pl.DataFrame, models: list[str]) -> Html:
@@ -740,7 +748,12 @@ _CSS = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 0 1.5rem 3rem; color: #222; }
 header { border-bottom: 2px solid #ccc; margin-bottom: 1rem; }
 nav a { margin-right: 1rem; }
-section { margin: 2rem 0; }
+header h1 { font-size: 1.6rem; margin: 0.8rem 0 0.2rem; }
+header p { margin: 0.2rem 0; }
+section { margin: 1.2rem 0; }
+h2 { margin: 0 0 0.4rem; }
+h3 { margin: 0.6rem 0 0.4rem; }
+p.note { margin: 0.3rem 0; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
 th, td { border: 1px solid #bbb; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
@@ -748,7 +761,8 @@ td { font-variant-numeric: tabular-nums; }
 .best { color: #0a5; }
 .yes { font-weight: bold; color: #0a5; }
 .note { color: #666; font-size: 0.9rem; }
-.warnings { color: #a50; }
+.warnings, .warn-mark { color: #a50; }
+.warn-mark { cursor: help; margin-left: 0.2em; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; }
 svg { background: #fff; border: 1px solid #ddd; font-size: 11px; }
 svg .title { font-size: 13px; font-weight: bold; }
@@ -808,6 +822,7 @@ def _csp() -> str:
 SECTIONS = (
     ("progression", "Stage progression"),
     ("plots", "Plots"),
+    ("comparisons", "Paired comparisons"),
     ("funnel", "Data funnel"),
     ("decontamination", "Decontamination"),
     ("problems", "Per problem"),
@@ -823,6 +838,7 @@ def render(data: ReportData, *, samples_per_model: int = 2, response_chars: int 
     bodies = {
         "progression": _progression(data, models, benchmarks),
         "plots": _plots(data, models, benchmarks),
+        "comparisons": _comparisons(data.comparisons),
         "funnel": _funnel(data),
         "decontamination": _decontamination(data, response_chars),
         "problems": _problems(data, models, benchmarks, samples_per_model, response_chars),

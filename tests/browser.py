@@ -14,6 +14,9 @@ What the installed Chromium (150, Debian) does, checked by hand:
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import json
 import os
 import re
@@ -45,9 +48,10 @@ def chromium() -> str:
     raise RuntimeError(f"no Chromium found (looked for {', '.join(BROWSERS)} on PATH): install it, e.g. apt-get install chromium")
 
 
-def load_page(html_path: str | os.PathLike, screenshot_path: str | os.PathLike | None = None, timeout: float = 60) -> Page:
+def load_page(html_path: str | os.PathLike, screenshot_path: str | os.PathLike | None = None, timeout: float = 60,
+              window: tuple[int, int] = (1280, 2400)) -> Page:
     """Load a local HTML file once in headless Chromium (5 s of virtual time for its scripts)
-    and return its DOM, console and requests; write a 1280x2400 PNG when asked."""
+    and return its DOM, console and requests; write a PNG of the window when asked."""
     url = Path(html_path).resolve().as_uri()
     with tempfile.TemporaryDirectory(prefix="lightr1-chromium-") as tmp:
         net_log = Path(tmp) / "net.json"
@@ -67,7 +71,7 @@ def load_page(html_path: str | os.PathLike, screenshot_path: str | os.PathLike |
             "--enable-logging=stderr",
             "--v=0",
             f"--log-net-log={net_log}",
-            "--window-size=1280,2400",
+            f"--window-size={window[0]},{window[1]}",
             "--dump-dom",
         ]
         if screenshot_path is not None:
@@ -114,3 +118,31 @@ def _requests(net_log: Path) -> list[str]:
         if url and not url.startswith(LOCAL_SCHEMES) and url not in urls:
             urls.append(url)
     return urls
+
+
+def element_boxes(html_path: str | os.PathLike, selectors: list[str], window: tuple[int, int], screenshot_path: str | os.PathLike | None = None
+                  ) -> dict[str, tuple[float, float, float, float] | None]:
+    """Where each selector's first element lies on the page laid out in a window of that size:
+    (top, bottom, left, right) in CSS pixels from the page's top left, None when absent. A copy
+    of the page gets a measuring script, allowed by adding its hash to the page's CSP."""
+    probe = (
+        "addEventListener('load', () => setTimeout(() => { document.body.dataset.boxes = JSON.stringify("
+        + json.dumps(selectors)
+        + ".map(s => { const e = document.querySelector(s); if (!e) return null; const r = e.getBoundingClientRect();"
+        " return [r.top + scrollY, r.bottom + scrollY, r.left + scrollX, r.right + scrollX]; })); }, 0));"
+    )
+    digest = base64.b64encode(hashlib.sha256(probe.encode()).digest()).decode()
+    page = Path(html_path).read_text(encoding="utf-8")
+    measured, count = re.subn(r"script-src ", f"script-src 'sha256-{digest}' ", page, count=1)
+    if not count:
+        raise RuntimeError(f"{html_path}: no script-src in its Content-Security-Policy to add the measuring script to")
+    measured = measured.replace("</body>", f"<script>{probe}</script></body>", 1)
+    with tempfile.TemporaryDirectory(prefix="lightr1-layout-") as tmp:
+        copy = Path(tmp) / "index.html"
+        copy.write_text(measured, encoding="utf-8")
+        loaded = load_page(copy, screenshot_path, window=window)
+    found = re.search(r'<body[^>]*data-boxes="([^"]*)"', loaded.dom)
+    if found is None:
+        raise RuntimeError(f"the measuring script did not run: {loaded.console}")
+    boxes = json.loads(html.unescape(found.group(1)))
+    return {selector: None if box is None else tuple(box) for selector, box in zip(selectors, boxes)}

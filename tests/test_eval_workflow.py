@@ -9,6 +9,7 @@ import subprocess
 import polars as pl
 from browser import load_page
 from conftest import BIN, ROOT, snakemake
+from test_report import assert_leads_with_the_table_and_a_plot
 
 from lightr1.tables import COMPARISONS, EVAL_SAMPLES, METRICS
 
@@ -47,6 +48,7 @@ def test_the_report_opens_offline_and_shows_every_model(micro_world):
     assert re.search(r'<body[^>]*data-ready="1"', page.dom)
     progression = re.search(r'<section id="progression">.*?</table>', page.dom, re.DOTALL).group(0)
     assert re.findall(r'<tr data-model="([^"]+)">', progression) == MODELS
+    assert_leads_with_the_table_and_a_plot(micro_world / "results/report/index.html", ROOT / "tests" / "artifacts" / "report-micro-first-screen.png")
 
 
 def test_a_hostile_response_renders_as_text(micro_world, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from browser import load_page
+from browser import element_boxes, load_page
 
 from lightr1 import report, tables
 from lightr1.dpo import PAIRS
@@ -16,6 +16,7 @@ from lightr1.errors import Lightr1Error
 from lightr1.train.grpo import METRICS_SCHEMA
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+FIRST_SCREEN = (1300, 900)  # width, height in CSS pixels
 MODELS = ["base", "sft1", "sft2"]
 BENCHMARKS = ["aime_tiny", "math500_tiny"]
 SCRIPT_PAYLOAD = '<script>document.body.dataset.pwned="1"</script>'
@@ -38,7 +39,7 @@ def _metrics() -> pl.DataFrame:
         for benchmark in BENCHMARKS:
             p = PASS1[(model, benchmark)]
             pass_at_k = [{"k": k, "value": min(1.0, p * k**0.5)} for k in (1, 2, 4)]
-            warning = "interval wider than 10 points" if (model, benchmark) == ("base", "aime_tiny") else None
+            warning = f"{model} on {benchmark}: interval wider than 10 points" if model in ("base", "sft1") else None
             rows.append([model, benchmark, order, 2, N, p, p - 0.031, p + 0.028, 0.95, 0.05, pass_at_k, p, 0.0, 120.0, 110.0, 300.0, 280.0, warning])
     return pl.DataFrame(rows, schema=tables.METRICS, orient="row")
 
@@ -174,8 +175,13 @@ def test_progression_rows_follow_the_order_and_mark_the_best(page):
     best = re.findall(r'<strong class="best">([^<]+)</strong>', first_table)
     assert best == ["50.0 (46.9–52.8)", "60.0 (56.9–62.8)"]
     assert "2 problems, n = 4" in first_table
-    assert "interval wider than 10 points" in progression
-    assert "+25.0 (+5.0 to +45.0)" in progression and "distinguishable" in progression and "within noise" in progression
+    marks = re.findall(r'<sup class="warn-mark" title="([^"]+)">⚠</sup>', first_table)
+    assert marks == [f"{m} on {b}: interval wider than 10 points" for m in ("base", "sft1") for b in BENCHMARKS]
+    warnings = re.findall(r'<details class="warnings"><summary>(.*?)</summary>(.*?)</details>', progression)
+    assert [summary for summary, _ in warnings] == ["⚠ interval warnings: aime_tiny 2 of 3 models · math500_tiny 2 of 3 models"]
+    assert warnings[0][1].count("<li>") == 4 and "base · aime_tiny: base on aime_tiny: interval wider" in warnings[0][1]
+    comparisons = _section(page, "comparisons")
+    assert "+25.0 (+5.0 to +45.0)" in comparisons and "distinguishable" in comparisons and "within noise" in comparisons
 
 
 def test_data_is_escaped_everywhere(page):
@@ -314,6 +320,22 @@ def test_the_browser_shows_the_report_safely(tmp_path, page):
     assert re.findall(r'<tr data-model="([^"]+)">', progression) == MODELS
     assert screenshot.is_file() and screenshot.stat().st_size > 1000
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def assert_leads_with_the_table_and_a_plot(path: Path, screenshot: Path) -> None:
+    """At 1300 px wide the first screen (900 px high) holds the stage table and the first plot."""
+    screenshot.unlink(missing_ok=True)
+    boxes = element_boxes(path, ["#progression table.progression", "#plots svg"], FIRST_SCREEN, screenshot)
+    (table_top, table_bottom, _, table_right), (_, plot_bottom, _, plot_right) = boxes.values()
+    assert 0 < table_top < table_bottom <= FIRST_SCREEN[1] and table_right <= FIRST_SCREEN[0], boxes
+    assert plot_bottom <= FIRST_SCREEN[1] and plot_right <= FIRST_SCREEN[0], boxes
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_first_screen_holds_the_stage_table_and_the_first_plot(tmp_path, page):
+    path = tmp_path / "index.html"
+    path.write_text(page, encoding="utf-8")
+    assert_leads_with_the_table_and_a_plot(path, ARTIFACTS / "report-first-screen.png")
 
 
 def test_the_harness_catches_console_errors_and_requests(tmp_path):
