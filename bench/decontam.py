@@ -203,7 +203,7 @@ def baseline(train: pl.DataFrame, bench: pl.DataFrame, n: int = 32) -> pl.DataFr
 def run_method(method: str, train: pl.DataFrame, bench: pl.DataFrame) -> pl.DataFrame:
     if method == "baseline":
         return baseline(train, bench)
-    from lightr1.decontam import find_matches
+    from lightr1.data.decontam import find_matches
 
     return find_matches(train, bench, method).select("train_id", "benchmark_id", "method")
 

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lightr1.text import last_boxed  # noqa: E402
-from lightr1.verify import clear_caches, start_workers, verify, verify_many  # noqa: E402
+from lightr1.verify.verdicts import clear_caches, start_workers, verify, verify_many  # noqa: E402
 
 BENCHMARKS = ("aime", "aime25", "amc", "math", "minerva", "olympiad_bench")
 # Answers the fast path leaves to math-verify, not from the mix: asked before the clock.
@@ -586,7 +586,7 @@ def children_cpu() -> float:
 
 
 def worker_pids() -> list[int]:
-    from lightr1 import verify as module
+    from lightr1.verify import verdicts as module
 
     pool = module._POOL
     return [w.process.pid for w in pool.idle] if pool is not None else []
@@ -650,7 +650,7 @@ def main() -> None:
           f" (CPU of this process and its workers: {cpu:.2f} s = {len(items) / cpu:,.0f}/s per core)")
     print("  reasons: " + ", ".join(f"{k} {n}" for k, n in sorted(reasons.items())))
     clear_caches()
-    from lightr1 import mathexpr
+    from lightr1.verify import mathexpr
 
     slow = 0
     for it in items:

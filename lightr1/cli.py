@@ -42,8 +42,8 @@ def _tiny_model(args: argparse.Namespace) -> None:
 
 @command("stage-source")
 def _stage_source(args: argparse.Namespace) -> None:
-    from lightr1 import sources
-    from lightr1.ingest import Limits, stage_source
+    from lightr1.data import sources
+    from lightr1.data.ingest import Limits, stage_source
     from lightr1.io import write_table
 
     adapter = sources.get_adapter(args.adapter)
@@ -53,8 +53,8 @@ def _stage_source(args: argparse.Namespace) -> None:
 
 @command("stage-benchmark")
 def _stage_benchmark(args: argparse.Namespace) -> None:
-    from lightr1 import benchmarks
-    from lightr1.ingest import Limits, stage_benchmark
+    from lightr1.data import benchmarks
+    from lightr1.data.ingest import Limits, stage_benchmark
     from lightr1.io import write_table
 
     adapter = benchmarks.get_adapter(args.adapter)
@@ -64,28 +64,28 @@ def _stage_benchmark(args: argparse.Namespace) -> None:
 
 @command("download")
 def _download(args: argparse.Namespace) -> None:
-    from lightr1.hub import download
+    from lightr1.data.hub import download
 
     download(args.hub, args.out, config=args.hub_config, split=args.split, revision=args.revision)
 
 
 @command("download-model")
 def _download_model(args: argparse.Namespace) -> None:
-    from lightr1.hub import download_model
+    from lightr1.data.hub import download_model
 
     download_model(args.hub, args.out, revision=args.revision)
 
 
 @command("decontaminate")
 def _decontaminate(args: argparse.Namespace) -> None:
-    from lightr1.decontam import decontaminate_files
+    from lightr1.data.decontam import decontaminate_files
 
     decontaminate_files(args.train, args.benchmarks, args.out, modes=args.mode, ngram=args.ngram)
 
 
 @command("build-problems")
 def _build_problems(args: argparse.Namespace) -> None:
-    from lightr1.ledger import build_problems_files
+    from lightr1.data.ledger import build_problems_files
 
     build_problems_files(
         staged=args.staged,
@@ -103,11 +103,11 @@ def _prompt_set(args: argparse.Namespace) -> None:
     import polars as pl
 
     from lightr1 import tables
-    from lightr1.grading import problems_prompt_set
+    from lightr1.curriculum.grading import problems_prompt_set
     from lightr1.io import read_table, write_table
 
     if args.benchmark:
-        from lightr1.evaluation import benchmark_prompt_set
+        from lightr1.eval.samples import benchmark_prompt_set
 
         write_table(benchmark_prompt_set(read_table(args.benchmark, tables.BENCHMARK)), args.out)
         return
@@ -125,9 +125,9 @@ def _sample(args: argparse.Namespace) -> None:
     from lightr1 import tables
     from lightr1.generation import Sampling, load_backend
     from lightr1.generation.store import model_fingerprint, sample_prompts
-    from lightr1.grading import select_shard
+    from lightr1.curriculum.grading import select_shard
     from lightr1.io import read_table
-    from lightr1.prompts import make_prompts
+    from lightr1.generation.prompts import make_prompts
 
     options = json.loads(args.backend_options)
     prompt_set = select_shard(read_table(args.prompts, tables.PROMPT_SET), args.shard, args.shards)
@@ -162,7 +162,7 @@ def _tokenizer(model: str):
 @command("score")
 def _score(args: argparse.Namespace) -> None:
     from lightr1 import tables
-    from lightr1.grading import score_samples
+    from lightr1.curriculum.grading import score_samples
     from lightr1.io import read_table, write_table
 
     scored = score_samples(
@@ -179,7 +179,7 @@ def _score(args: argparse.Namespace) -> None:
 @command("eval-table")
 def _eval_table(args: argparse.Namespace) -> None:
     from lightr1 import tables
-    from lightr1.evaluation import eval_table
+    from lightr1.eval.samples import eval_table
     from lightr1.io import read_table, write_table
 
     scored = [read_table(path, tables.SCORED) for path in args.scored]
@@ -192,7 +192,7 @@ def _eval_metrics(args: argparse.Namespace) -> None:
 
     from lightr1 import tables
     from lightr1.io import read_table, write_table
-    from lightr1.metrics import metrics_tables
+    from lightr1.eval.metrics import metrics_tables
 
     order = {model: index for index, model in enumerate(args.models)}
     evaluations = []
@@ -219,7 +219,7 @@ def _eval_metrics(args: argparse.Namespace) -> None:
 
 @command("report")
 def _report(args: argparse.Namespace) -> None:
-    from lightr1.report import load, write_report
+    from lightr1.report.page import load, write_report
 
     data = load(
         metrics=args.metrics,
@@ -245,7 +245,7 @@ def _pass_rates(args: argparse.Namespace) -> None:
     import polars as pl
 
     from lightr1 import tables
-    from lightr1.grading import check_complete, pass_rates
+    from lightr1.curriculum.grading import check_complete, pass_rates
     from lightr1.io import read_table, write_table
 
     rates = pass_rates(pl.concat([read_table(path, tables.SCORED) for path in args.scored]), args.grader)
@@ -259,7 +259,7 @@ def _teacher(args: argparse.Namespace) -> None:
 
     from lightr1 import tables
     from lightr1.io import read_table, write_table
-    from lightr1.teacher import verify_teachers
+    from lightr1.curriculum.teacher import verify_teachers
 
     samples = pl.concat([read_table(path, tables.SAMPLES) for path in args.samples]) if args.samples else None
     write_table(verify_teachers(read_table(args.problems, tables.PROBLEMS), samples, args.seed, workers=args.workers, timeout=args.timeout), args.out)
@@ -267,22 +267,23 @@ def _teacher(args: argparse.Namespace) -> None:
 
 @command("curriculum")
 def _curriculum(args: argparse.Namespace) -> None:
-    from lightr1 import curriculum, tables
+    from lightr1 import tables
+    from lightr1.curriculum import stages
     from lightr1.io import read_table, write_json, write_table
 
     rates = read_table(args.pass_rates, tables.PASS_RATES)
     if args.stage == 1:
-        sft = curriculum.select_stage1(read_table(args.problems, tables.PROBLEMS), read_table(args.teacher, tables.TEACHER), rates, args.alpha)
+        sft = stages.select_stage1(read_table(args.problems, tables.PROBLEMS), read_table(args.teacher, tables.TEACHER), rates, args.alpha)
     else:
-        sft = curriculum.select_stage2(read_table(args.stage1, tables.SFT), rates, args.alpha, args.mixed_teacher)
+        sft = stages.select_stage2(read_table(args.stage1, tables.SFT), rates, args.alpha, args.mixed_teacher)
     write_table(sft, args.out)
-    write_json(curriculum.sharegpt(sft), args.sharegpt)
+    write_json(stages.sharegpt(sft), args.sharegpt)
 
 
 @command("funnel")
 def _funnel(args: argparse.Namespace) -> None:
     from lightr1 import tables
-    from lightr1.curriculum import dataset_info, funnel
+    from lightr1.curriculum.stages import dataset_info, funnel
     from lightr1.io import read_table, write_json, write_table
 
     contracts = {"ledger": tables.LEDGER, "problems": tables.PROBLEMS, "teacher": tables.TEACHER, "rates1": tables.PASS_RATES}
@@ -295,7 +296,8 @@ def _funnel(args: argparse.Namespace) -> None:
 def _dpo_pairs(args: argparse.Namespace) -> None:
     import polars as pl
 
-    from lightr1 import dpo, tables
+    from lightr1 import tables
+    from lightr1.curriculum import pairs as dpo
     from lightr1.io import read_table, write_json, write_table
 
     scored = pl.concat([read_table(path, tables.SCORED) for path in args.scored])
@@ -308,7 +310,7 @@ def _dpo_pairs(args: argparse.Namespace) -> None:
     names = {"light_r1_dpo": Path(args.sharegpt).name, "light_r1_dpo_v2": Path(args.sharegpt_v2).name}
     write_json(dpo.ranking_dataset_info(names), args.dataset_info)
     kinds = dict(pairs["rejected_kind"].value_counts().iter_rows())
-    logging.getLogger("lightr1.dpo").info("%d pairs; rejected kinds %s; v2 strips %s", len(pairs), kinds, specials)
+    logging.getLogger("lightr1.curriculum.pairs").info("%d pairs; rejected kinds %s; v2 strips %s", len(pairs), kinds, specials)
 
 
 @command("grpo-prompts")
@@ -316,7 +318,7 @@ def _grpo_prompts(args: argparse.Namespace) -> None:
     import polars as pl
 
     from lightr1 import tables
-    from lightr1.grading import check_complete, pass_rates
+    from lightr1.curriculum.grading import check_complete, pass_rates
     from lightr1.io import read_table, write_table
     from lightr1.train.grpo import grpo_prompts
 
@@ -351,7 +353,7 @@ def _merge(args: argparse.Namespace) -> None:
 
 @command("verify")
 def _verify(args: argparse.Namespace) -> None:
-    from lightr1.verify import verify_file
+    from lightr1.verify.verdicts import verify_file
 
     verify_file(args.input, args.out, workers=args.workers, timeout=args.timeout, whole_response=args.whole_response, forced_think=args.forced_think)
 

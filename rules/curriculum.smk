@@ -5,7 +5,7 @@
 rule teacher_prompts:
     input:
         problems="results/data/problems.parquet",
-        code=code("grading"),
+        code=code("curriculum.grading"),
     output:
         "results/prompts/teacher.parquet",
     conda:
@@ -20,7 +20,7 @@ rule teacher:
     input:
         problems="results/data/problems.parquet",
         samples=sample_files("teacher") if "teacher" in SAMPLING else [],
-        code=code("teacher", "verify"),
+        code=code("curriculum.teacher", "verify.verdicts"),
     output:
         "results/teacher/teacher.parquet",
     params:
@@ -42,7 +42,7 @@ rule sft_stage1:
         problems="results/data/problems.parquet",
         teacher="results/teacher/teacher.parquet",
         rates="results/grading/stage1/pass_rates.parquet",
-        code=code("curriculum"),
+        code=code("curriculum.stages"),
     output:
         table="results/sft/stage1.parquet",
         sharegpt="results/sft/stage1.json",
@@ -62,7 +62,7 @@ rule sft_stage2:
     input:
         stage1="results/sft/stage1.parquet",
         rates="results/grading/stage2/pass_rates.parquet",
-        code=code("curriculum"),
+        code=code("curriculum.stages"),
     output:
         table="results/sft/stage2.parquet",
         sharegpt="results/sft/stage2.json",
@@ -88,7 +88,7 @@ rule funnel:
         stage1="results/sft/stage1.parquet",
         rates2="results/grading/stage2/pass_rates.parquet",
         stage2="results/sft/stage2.parquet",
-        code=code("curriculum"),
+        code=code("curriculum.stages"),
     output:
         funnel="results/sft/funnel.parquet",
         dataset_info="results/sft/dataset_info.json",

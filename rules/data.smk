@@ -35,7 +35,7 @@ rule tiny_world:
 
 rule download_source:
     input:
-        code("hub"),
+        code("data.hub"),
     output:
         "resources/raw/{source}.parquet",
     params:
@@ -62,7 +62,7 @@ use rule download_source as download_benchmark with:
 rule stage_source:
     input:
         raw=lambda wc: raw_file(SOURCES[wc.source], "raw"),
-        code=code("ingest", "io", "sources", "text"),
+        code=code("data.ingest", "io", "data.sources", "text"),
     output:
         "results/data/sources/{source}.parquet",
     params:
@@ -80,7 +80,7 @@ rule stage_source:
 rule stage_benchmark:
     input:
         raw=lambda wc: raw_file(BENCHMARKS[wc.benchmark], "benchmarks"),
-        code=code("ingest", "io", "benchmarks", "text"),
+        code=code("data.ingest", "io", "data.benchmarks", "text"),
     output:
         "results/data/benchmarks/{benchmark}.parquet",
     params:

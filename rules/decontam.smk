@@ -5,7 +5,7 @@ rule decontaminate:
     input:
         train=expand("results/data/sources/{source}.parquet", source=SOURCES),
         benchmarks=expand("results/data/benchmarks/{benchmark}.parquet", benchmark=BENCHMARKS),
-        code=code("decontam", "io"),
+        code=code("data.decontam", "io"),
     output:
         "results/decontam/matches.parquet",
     params:
@@ -27,7 +27,7 @@ rule build_problems:
         staged=expand("results/data/sources/{source}.parquet", source=SOURCES),
         raw=[raw_file(entry, "raw") for entry in SOURCES.values()],
         matches="results/decontam/matches.parquet",
-        code=code("ledger", "io"),
+        code=code("data.ledger", "io"),
     output:
         problems="results/data/problems.parquet",
         ledger="results/data/ledger.parquet",

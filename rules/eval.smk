@@ -6,7 +6,7 @@
 rule eval_prompts:
     input:
         benchmark="results/data/benchmarks/{benchmark}.parquet",
-        code=code("evaluation"),
+        code=code("eval.samples"),
     output:
         "results/prompts/eval_{benchmark}.parquet",
     conda:
@@ -21,7 +21,7 @@ rule eval_table:
     input:
         scored=lambda wc: sample_files(f"eval_{wc.benchmark}", folder="scores", model=wc.model),
         prompts="results/prompts/eval_{benchmark}.parquet",
-        code=code("evaluation", "grading"),
+        code=code("eval.samples", "curriculum.grading"),
     output:
         "results/eval/{model}/{benchmark}.parquet",
     params:
@@ -38,7 +38,7 @@ rule eval_table:
 rule eval_metrics:
     input:
         tables=expand("results/eval/{model}/{benchmark}.parquet", model=EVAL_MODELS, benchmark=EVAL_BENCHMARKS),
-        code=code("metrics"),
+        code=code("eval.metrics"),
     output:
         metrics="results/eval/metrics.parquet",
         comparisons="results/eval/comparisons.parquet",
@@ -73,7 +73,7 @@ def report_inputs(wildcards):
         "ledger": "results/data/ledger.parquet",
         "problems": ["results/data/problems.parquet", *expand("results/data/sources/{source}.parquet", source=SOURCES)],
         "matches": "results/decontam/matches.parquet",
-        "code": code("report"),
+        "code": code("report.page"),
     }
     if "dpo" in TRAIN:
         inputs["pairs"] = "results/dpo/pairs.parquet"

@@ -6,7 +6,7 @@ rule grading_prompts_stage1:
     input:
         problems="results/data/problems.parquet",
         teacher="results/teacher/teacher.parquet",
-        code=code("grading"),
+        code=code("curriculum.grading"),
     output:
         "results/prompts/grade_stage1.parquet",
     conda:
@@ -21,7 +21,7 @@ rule grading_prompts_stage2:
     input:
         problems="results/data/problems.parquet",
         stage1="results/sft/stage1.parquet",
-        code=code("grading"),
+        code=code("curriculum.grading"),
     output:
         "results/prompts/grade_stage2.parquet",
     conda:
@@ -36,7 +36,7 @@ rule sample:
     input:
         prompts="results/prompts/{promptset}.parquet",
         model=lambda wc: model_input(wc.model),
-        code=lambda wc: code("generation.__init__", "generation.store", f"generation.{backend_of(wc.model)}", "prompts", "grading"),
+        code=lambda wc: code("generation.__init__", "generation.store", f"generation.{backend_of(wc.model)}", "generation.prompts", "curriculum.grading"),
     output:
         "results/samples/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
     params:
@@ -58,7 +58,7 @@ rule score:
     input:
         samples="results/samples/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
         prompts="results/prompts/{promptset}.parquet",
-        code=code("verify", "grading"),
+        code=code("verify.verdicts", "curriculum.grading"),
     output:
         "results/scores/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
     params:
@@ -78,7 +78,7 @@ rule pass_rates:
     input:
         scored=lambda wc: sample_files(f"grade_{wc.stage}", folder="scores"),
         prompts="results/prompts/grade_{stage}.parquet",
-        code=code("grading"),
+        code=code("curriculum.grading"),
     output:
         "results/grading/{stage}/pass_rates.parquet",
     params:

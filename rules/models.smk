@@ -7,7 +7,7 @@ localrules:
 
 rule tiny_model:
     input:
-        code("tiny.model", "tiny.problems", "prompts"),
+        code("tiny.model", "tiny.problems", "generation.prompts"),
     output:
         directory("resources/models/tiny_base"),
     params:
@@ -27,7 +27,7 @@ rule tiny_model:
 
 rule download_model:
     input:
-        code("hub"),
+        code("data.hub"),
     output:
         directory("resources/models/{model}"),
     params:

@@ -8,7 +8,7 @@ rule train_sft:
         data=lambda wc: train_data(wc.sft_stage),
         init=lambda wc: model_input(TRAIN[wc.sft_stage]["init"]),
         deepspeed=lambda wc: deepspeed_config(wc.sft_stage),
-        code=code("train.common", "train.sft", "prompts"),
+        code=code("train.common", "train.sft", "generation.prompts"),
     output:
         directory("results/checkpoints/{sft_stage}"),
     params:
@@ -30,7 +30,7 @@ rule dpo_prompts:
     input:
         problems="results/data/problems.parquet",
         stage2="results/sft/stage2.parquet",
-        code=code("grading"),
+        code=code("curriculum.grading"),
     output:
         "results/prompts/dpo.parquet",
     conda:
@@ -46,7 +46,7 @@ rule dpo_pairs:
         stage2="results/sft/stage2.parquet",
         scored=lambda wc: sample_files("dpo", folder="scores"),
         sampler=lambda wc: model_input(SAMPLING["dpo"]["model"]),
-        code=code("dpo", "curriculum"),
+        code=code("curriculum.pairs", "curriculum.stages"),
     output:
         pairs="results/dpo/pairs.parquet",
         pairs_v2="results/dpo/pairs_v2.parquet",
@@ -72,7 +72,7 @@ rule train_dpo:
         data=lambda wc: train_data(wc.dpo_stage),
         init=lambda wc: model_input(TRAIN[wc.dpo_stage]["init"]),
         deepspeed=lambda wc: deepspeed_config(wc.dpo_stage),
-        code=code("train.common", "train.dpo", "prompts"),
+        code=code("train.common", "train.dpo", "generation.prompts"),
     output:
         directory("results/checkpoints/{dpo_stage}"),
     params:
@@ -116,7 +116,7 @@ rule grpo_pool:
     input:
         problems="results/data/problems.parquet",
         pool=lambda wc: TRAIN_DATA[config["grpo"]["pool"]],
-        code=code("grading"),
+        code=code("curriculum.grading"),
     output:
         "results/prompts/grpo.parquet",
     conda:
@@ -131,7 +131,7 @@ rule grpo_prompts:
     input:
         prompts="results/prompts/grpo.parquet",
         scored=lambda wc: sample_files("grpo", folder="scores"),
-        code=code("grading", "train.grpo"),
+        code=code("curriculum.grading", "train.grpo"),
     output:
         "results/grpo/prompts.parquet",
     params:
@@ -156,7 +156,7 @@ rule train_grpo:
         data=lambda wc: train_data("grpo"),
         init=lambda wc: model_input(TRAIN["grpo"]["init"]),
         deepspeed=lambda wc: deepspeed_config("grpo"),
-        code=code("train.common", "train.grpo", "prompts", "verify"),
+        code=code("train.common", "train.grpo", "generation.prompts", "verify.verdicts"),
     output:
         directory("results/checkpoints/grpo"),
     params:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightr1 import benchmarks, sources
+from lightr1.data import benchmarks
+from lightr1.data import sources
 from lightr1.config import ConfigError, eval_comparisons, eval_models, load_schema, validate
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from lightr1 import decontam, tables
+from lightr1 import tables
+from lightr1.data import decontam
 from lightr1.errors import Lightr1Error
 from lightr1.io import read_table
 

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from lightr1.errors import Lightr1Error
-from lightr1.evaluation import benchmark_prompt_set, eval_table
+from lightr1.eval.samples import benchmark_prompt_set, eval_table
 from lightr1.tables import BENCHMARK, EVAL_SAMPLES, PROMPT_SET, SCORED
 
 

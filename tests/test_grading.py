@@ -8,13 +8,15 @@ import json
 import polars as pl
 import pytest
 
-from lightr1 import curriculum, grading, teacher
+from lightr1.curriculum import stages
+from lightr1.curriculum import grading
+from lightr1.curriculum import teacher
 from lightr1.errors import Lightr1Error
 from lightr1.generation import Completion, Sampling
 from lightr1.generation.store import model_fingerprint, sample_prompts
-from lightr1.ingest import stage_source
-from lightr1.prompts import make_prompts
-from lightr1.sources import get_adapter
+from lightr1.data.ingest import stage_source
+from lightr1.generation.prompts import make_prompts
+from lightr1.data.sources import get_adapter
 from lightr1.tables import SCORED, TEACHER
 from lightr1.text import problem_id
 
@@ -88,31 +90,31 @@ def curriculum_tables():
 
 def test_stage_selection_on_known_pass_rates():
     problems, teach, rates1 = curriculum_tables()
-    stage1 = curriculum.select_stage1(problems, teach, rates1, alpha=0.75)
+    stage1 = stages.select_stage1(problems, teach, rates1, alpha=0.75)
     assert stage1["problem_id"].to_list() == ["p1", "p2", "p3"]  # p4 has no verified teacher, p5 is too easy
     assert stage1["response"].to_list() == ["r1", "r2", "r3"]
     rates2 = pl.DataFrame({"problem_id": ["p1", "p2", "p3"], "pass_rate": [0.25, 0.25, 0.0]})
-    stage2 = curriculum.select_stage2(stage1, rates2, alpha=0.5, require_mixed_teacher=True)
+    stage2 = stages.select_stage2(stage1, rates2, alpha=0.5, require_mixed_teacher=True)
     assert stage2["problem_id"].to_list() == ["p1"]  # p2's teacher samples were all right, p3 had one
-    assert curriculum.select_stage2(stage1, rates2, 0.5, require_mixed_teacher=False)["problem_id"].to_list() == ["p1", "p2", "p3"]
+    assert stages.select_stage2(stage1, rates2, 0.5, require_mixed_teacher=False)["problem_id"].to_list() == ["p1", "p2", "p3"]
 
 
 def test_empty_selection_stops_naming_the_filter_and_counts():
     problems, teach, rates1 = curriculum_tables()
-    with pytest.raises(curriculum.EmptySelection, match=r"'pass rate < 0.0'.*kept 5 -> verified teacher response 4 -> graded 4 -> pass rate < 0.0 0"):
-        curriculum.select_stage1(problems, teach, rates1, alpha=0.0)
+    with pytest.raises(stages.EmptySelection, match=r"'pass rate < 0.0'.*kept 5 -> verified teacher response 4 -> graded 4 -> pass rate < 0.0 0"):
+        stages.select_stage1(problems, teach, rates1, alpha=0.0)
 
 
 def test_sharegpt_export_reads_back_through_the_light_r1_sft_adapter(tmp_path):
     problems, teach, rates1 = curriculum_tables()
     teach = teach.with_columns(pl.lit("<think>\nwork\n</think>\n\n\\boxed{1}").alias("chosen"))
-    stage1 = curriculum.select_stage1(problems, teach, rates1, alpha=0.75)
+    stage1 = stages.select_stage1(problems, teach, rates1, alpha=0.75)
     path = tmp_path / "stage1.json"
-    path.write_text(json.dumps(curriculum.sharegpt(stage1)))
+    path.write_text(json.dumps(stages.sharegpt(stage1)))
     staged = stage_source(path, "export", get_adapter("light-r1-sft"))
     assert staged["status"].to_list() == ["ok"] * len(stage1)
     assert staged["problem"].to_list() == stage1["problem"].to_list() and staged["answer"].to_list() == ["1"] * len(stage1)
-    info = curriculum.dataset_info({"light_r1_stage1": "stage1.json"})
+    info = stages.dataset_info({"light_r1_stage1": "stage1.json"})
     assert info["light_r1_stage1"]["formatting"] == "sharegpt" and info["light_r1_stage1"]["columns"] == {"messages": "conversations"}
 
 

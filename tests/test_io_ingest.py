@@ -106,7 +106,7 @@ def test_atomic_folder_replaces_a_model_whole_and_leaves_it_when_the_body_raises
 
 
 def test_download_writes_the_split_as_parquet(tmp_path: Path) -> None:
-    from lightr1.hub import download
+    from lightr1.data.hub import download
 
     folder = tmp_path / "dataset"
     folder.mkdir()
@@ -116,7 +116,7 @@ def test_download_writes_the_split_as_parquet(tmp_path: Path) -> None:
 
 
 def test_download_failure_names_the_dataset_and_writes_nothing(tmp_path: Path) -> None:
-    from lightr1.hub import download
+    from lightr1.data.hub import download
 
     out = tmp_path / "raw" / "src.parquet"
     with pytest.raises(Lightr1Error, match="no-such-dataset"):

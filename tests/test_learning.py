@@ -24,8 +24,8 @@ MARGIN = 0.1
 def greedy_accuracy(model_dir: Path, problems, force_think: bool) -> dict[int, float]:
     """Per level, the share solved by greedy decoding, sampled and scored as the pipeline does."""
     from lightr1.generation import Sampling, load_backend
-    from lightr1.prompts import make_prompts
-    from lightr1.verify import verify
+    from lightr1.generation.prompts import make_prompts
+    from lightr1.verify.verdicts import verify
 
     backend = load_backend("hf", str(model_dir), {"device": "cpu"})
     prompts = make_prompts(backend.tokenizer, [(str(i), p.text) for i, p in enumerate(problems)], "deepseek-r1", force_think, 0)

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from lightr1 import tables
-from lightr1.ledger import ReconciliationError, build_problems, reconcile
+from lightr1.data.ledger import ReconciliationError, build_problems, reconcile
 from lightr1.text import problem_id
 
 

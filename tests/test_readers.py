@@ -16,9 +16,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from lightr1 import benchmarks, cli, sources
+from lightr1 import cli
+from lightr1.data import benchmarks
+from lightr1.data import sources
 from lightr1.errors import InputFileError
-from lightr1.ingest import stage_benchmark, stage_source
+from lightr1.data.ingest import stage_benchmark, stage_source
 from lightr1.io import read_table
 
 FORMATS = ("jsonl", "json", "csv", "parquet")

@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 from browser import element_boxes, load_page
 
-from lightr1 import report, tables
-from lightr1.dpo import PAIRS
+from lightr1 import tables
+from lightr1.curriculum.pairs import PAIRS
+from lightr1.report import page as report
 from lightr1.errors import Lightr1Error
 from lightr1.train.grpo import METRICS_SCHEMA
 

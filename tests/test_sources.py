@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from helpers import write_rows
 
-from lightr1 import sources
+from lightr1.data import sources
 from lightr1.errors import Lightr1Error
-from lightr1.ingest import Reject, stage_source
+from lightr1.data.ingest import Reject, stage_source
 
 
 def stage(tmp_path: Path, adapter: str, filename: str, rows: Sequence[Mapping[str, Any]], options: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

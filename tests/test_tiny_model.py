@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lightr1.prompts import THINK, messages, render
+from lightr1.generation.prompts import THINK, messages, render
 from lightr1.tiny import model as tiny
 from lightr1.tiny.problems import TRAIN, make_problem
 

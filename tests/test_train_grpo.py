@@ -26,7 +26,7 @@ from lightr1.train.grpo import (
     train_grpo,
     verifier_reward,
 )
-from lightr1.verify import verify
+from lightr1.verify.verdicts import verify
 
 FORM = "deepseek-r1"
 # Two optimizer steps: 4 prompts, 2 per step (batch 4 completions / 2 generations each).

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from helpers import kill_after_save, resume, train_cli
 
-from lightr1.prompts import completion_text, messages, render
+from lightr1.generation.prompts import completion_text, messages, render
 from lightr1.tiny.problems import TRAIN, make_problem, teacher_trace
 from lightr1.train.common import held_out, resume_point
 from lightr1.train.sft import build_trainer

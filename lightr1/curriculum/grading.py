@@ -42,7 +42,7 @@ def score_samples(
     samples: pl.DataFrame, prompt_set: pl.DataFrame, *, workers: int = 1, timeout: float = 5.0, whole_response: bool = False, forced_think: bool = False
 ) -> pl.DataFrame:
     """Every sample with the verifier's verdict against its problem's golds."""
-    from lightr1.verify import verify_many
+    from lightr1.verify.verdicts import verify_many
 
     golds = prompt_set.select("problem_id", "answer", "kind")
     joined = samples.join(golds, on="problem_id", how="left")

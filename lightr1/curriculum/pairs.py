@@ -10,9 +10,9 @@ from collections.abc import Iterable, Sequence
 
 import polars as pl
 
-from lightr1.curriculum import EmptySelection
+from lightr1.curriculum.stages import EmptySelection
 from lightr1.errors import loading_model
-from lightr1.prompts import THINK
+from lightr1.generation.prompts import THINK
 from lightr1.seeds import derived_seed
 
 # Kinds of wrong sample, each a reason a response loses:

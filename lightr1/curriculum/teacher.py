@@ -49,7 +49,7 @@ def choose(candidates: pl.DataFrame, verdicts: list[bool], problem_ids: list[str
 
 
 def verify_teachers(problems: pl.DataFrame, teacher_samples: pl.DataFrame | None, run_seed: int, *, workers: int = 1, timeout: float = 5.0) -> pl.DataFrame:
-    from lightr1.verify import verify_many
+    from lightr1.verify.verdicts import verify_many
 
     candidates = teacher_candidates(problems, teacher_samples)
     verdicts = verify_many(zip(candidates["answer"].to_list(), candidates["text"].to_list(), ["math"] * len(candidates)), workers=workers, timeout=timeout)

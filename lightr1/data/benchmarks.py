@@ -9,8 +9,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lightr1.ingest import Adapter, Reject, field
-from lightr1.sources import Options, Record, meta_of, pick, registry_lookup, render_answer
+from lightr1.data.ingest import Adapter, Reject, field
+from lightr1.data.sources import Options, Record, meta_of, pick, registry_lookup, render_answer
 from lightr1.text import normalise_problem
 
 LETTERS = "ABCD"

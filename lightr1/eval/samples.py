@@ -22,7 +22,7 @@ def benchmark_prompt_set(benchmark: pl.DataFrame) -> pl.DataFrame:
 def eval_table(scored: list[pl.DataFrame], prompt_set: pl.DataFrame, benchmark: str, n: int) -> pl.DataFrame:
     """One model's scored samples on one benchmark, from all its shards: every problem of the
     prompt set exactly `n` times, so a lost shard or a short batch cannot pass as a score."""
-    from lightr1.grading import check_complete, pass_rates
+    from lightr1.curriculum.grading import check_complete, pass_rates
 
     samples = pl.concat(scored) if scored else pl.DataFrame(schema=EVAL_SAMPLES)
     models = samples["model"].unique().to_list() if len(samples) else []

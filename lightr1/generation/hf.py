@@ -15,7 +15,7 @@ from typing import Any
 
 from lightr1.errors import Lightr1Error, loading_model
 from lightr1.generation import Completion, Prompt, Sampling, merged_rope_parameters
-from lightr1.prompts import check_context
+from lightr1.generation.prompts import check_context
 
 
 def resolve_device(device: str) -> str:

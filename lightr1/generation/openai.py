@@ -242,7 +242,7 @@ class Backend:
         servers differ in whether they refuse such a request or silently cut the response."""
         if not self.max_model_len:
             return
-        from lightr1.prompts import check_context
+        from lightr1.generation.prompts import check_context
 
         counts = {prompt.key: len(self._tokenizer(self._prompt_text(prompt), add_special_tokens=False)["input_ids"]) for prompt in prompts}
         check_context(counts, max_tokens, self.max_model_len)

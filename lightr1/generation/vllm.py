@@ -63,7 +63,7 @@ class Backend:
         self.max_positions = int(getattr(engine_config, "max_model_len", None) or max_model_len or 0)
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> list[Completion]:
-        from lightr1.prompts import check_context
+        from lightr1.generation.prompts import check_context
 
         blank = [p.key for p in prompts if not p.text]
         if blank:

@@ -27,7 +27,7 @@ import polars as pl
 import yaml
 
 from lightr1 import tables
-from lightr1.dpo import PAIRS
+from lightr1.curriculum.pairs import PAIRS
 from lightr1.errors import InputFileError, Lightr1Error
 from lightr1.io import atomic_path, read_table
 from lightr1.train.grpo import METRICS_SCHEMA as GRPO_METRICS

@@ -43,7 +43,7 @@ def tokenizer_corpus() -> list[str]:
     wrong, short solutions, prompt forms) to learn BPE merges from."""
     import random
 
-    from lightr1.prompts import FORMS
+    from lightr1.generation.prompts import FORMS
     from lightr1.tiny.problems import BENCH, GPQA, LEVELS, TRAIN, make_problem, short_solution, teacher_trace
 
     rng = random.Random("lightr1-tiny-tokenizer")
@@ -147,7 +147,7 @@ def base_response(problem) -> str:
     the first line of the teacher's working, in the same place, so SFT has only to teach the
     steps that follow it (a base that restated nowhere lost its reading of the benchmarks'
     wording when SFT taught restating on the training wording alone)."""
-    from lightr1.prompts import THINK
+    from lightr1.generation.prompts import THINK
     from lightr1.tiny.problems import plain_expression, restate
 
     answer = f"{plain_expression(problem.terms)} = {problem.answer}. The answer is $\\boxed{{{problem.answer}}}$."
@@ -186,7 +186,7 @@ def encode_example(tokenizer, problem, form: str, force_think: bool) -> tuple[li
     template's assistant mask (the `{% generation %}` span: response and end-of-turn token).
     A forced `<think>\\n` belongs to the prompt, as `lightr1.prompts.render` writes it, so it
     is masked out too."""
-    from lightr1.prompts import THINK, messages
+    from lightr1.generation.prompts import THINK, messages
 
     chat = [*messages(problem.text, form), {"role": "assistant", "content": base_response(problem)}]
     encoded = tokenizer.apply_chat_template(chat, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from lightr1.errors import Lightr1Error
-from lightr1.prompts import completion_text, messages, render
+from lightr1.generation.prompts import completion_text, messages, render
 
 # TRL 1.16's DPO losses. TRL does not reject an unknown name when the config is built, so the
 # config schema enumerates these.

@@ -40,7 +40,7 @@ from typing import Any
 import polars as pl
 
 from lightr1.errors import Lightr1Error
-from lightr1.prompts import THINK, messages, render
+from lightr1.generation.prompts import THINK, messages, render
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def verifier_reward(length_weight: float = 0.0, max_len: int | None = None, forc
     again from TRL's `completion_ids` keeping the think tags (see `_kept_ids`); lengths are then
     tokens, otherwise characters of the completion, in the unit of `max_len` either way. Model
     output is only ever parsed by the verifier, never evaluated."""
-    from lightr1.verify import verify
+    from lightr1.verify.verdicts import verify
 
     check_length_reward(length_weight, max_len)
     kept = _kept_ids(tokenizer) if tokenizer is not None else None

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from lightr1.prompts import completion_text, messages, render
+from lightr1.generation.prompts import completion_text, messages, render
 
 
 def sft_examples(table: pl.DataFrame, tokenizer, form: str, force_think: bool) -> list[dict[str, str]]:

@@ -51,7 +51,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lightr1 import mathexpr
+from lightr1.verify import mathexpr
 from lightr1.text import last_boxed
 
 MATCH, MISMATCH, NO_ANSWER, UNPARSABLE, TIMEOUT = "match", "mismatch", "no_answer", "unparsable", "timeout"
@@ -182,7 +182,7 @@ def _worker_command(*args: str) -> tuple[list[str], dict[str, str]]:
     root = str(Path(__file__).resolve().parent.parent)  # this package, also when not installed
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
-    return [sys.executable, "-m", "lightr1.verify_worker", *args], env
+    return [sys.executable, "-m", "lightr1.verify.worker", *args], env
 
 
 class _WorkerDied(Exception):

@@ -1,9 +1,9 @@
 """The verifier's worker processes, speaking JSON lines over stdin/stdout.
 
-    python -m lightr1.verify_worker          math-verify for what the fast path cannot decide:
+    python -m lightr1.verify.worker          math-verify for what the fast path cannot decide:
                                              {"golds": [...], "answer": "...", "timeout": 5} ->
                                              {"correct": bool, "reason": "match"|"mismatch"|"unparsable"}
-    python -m lightr1.verify_worker --bulk   whole rows, for `verify_many(..., workers=N)`:
+    python -m lightr1.verify.worker --bulk   whole rows, for `verify_many(..., workers=N)`:
                                              {"rows": [[gold, response, kind], ...], "options": {...}} ->
                                              {"verdicts": [[correct, extracted, reason], ...]}
 
@@ -41,7 +41,7 @@ def slow_equivalent(golds: list[str], answer: str) -> tuple[bool, str]:
     thousands separators...), gold first: math-verify is asymmetric."""
     from math_verify import parse, verify
 
-    from lightr1.mathexpr import normalise
+    from lightr1.verify.mathexpr import normalise
 
     readable = False
     for gold in golds:
@@ -69,7 +69,7 @@ def _serve_math(lines: Any, out: Any) -> None:
 
 
 def _serve_bulk(lines: Any, out: Any) -> None:
-    from lightr1.verify import start_workers, verify_many
+    from lightr1.verify.verdicts import start_workers, verify_many
 
     threading.Thread(target=start_workers, daemon=True).start()  # its math-verify worker imports while rows arrive
     for line in lines:
