@@ -123,11 +123,11 @@ def _prompt_set(args: argparse.Namespace) -> None:
 @command("sample")
 def _sample(args: argparse.Namespace) -> None:
     from lightr1 import tables
-    from lightr1.generation import Sampling, load_backend
-    from lightr1.generation.store import model_fingerprint, sample_prompts
     from lightr1.curriculum.grading import select_shard
-    from lightr1.io import read_table
+    from lightr1.generation import Sampling, load_backend
     from lightr1.generation.prompts import make_prompts
+    from lightr1.generation.store import model_fingerprint, sample_prompts
+    from lightr1.io import read_table
 
     options = json.loads(args.backend_options)
     prompt_set = select_shard(read_table(args.prompts, tables.PROMPT_SET), args.shard, args.shards)
@@ -191,8 +191,8 @@ def _eval_metrics(args: argparse.Namespace) -> None:
     import polars as pl
 
     from lightr1 import tables
-    from lightr1.io import read_table, write_table
     from lightr1.eval.metrics import metrics_tables
+    from lightr1.io import read_table, write_table
 
     order = {model: index for index, model in enumerate(args.models)}
     evaluations = []
@@ -219,7 +219,8 @@ def _eval_metrics(args: argparse.Namespace) -> None:
 
 @command("report")
 def _report(args: argparse.Namespace) -> None:
-    from lightr1.report.page import load, write_report
+    from lightr1.report.data import load
+    from lightr1.report.page import write_report
 
     data = load(
         metrics=args.metrics,
@@ -258,8 +259,8 @@ def _teacher(args: argparse.Namespace) -> None:
     import polars as pl
 
     from lightr1 import tables
-    from lightr1.io import read_table, write_table
     from lightr1.curriculum.teacher import verify_teachers
+    from lightr1.io import read_table, write_table
 
     samples = pl.concat([read_table(path, tables.SAMPLES) for path in args.samples]) if args.samples else None
     write_table(verify_teachers(read_table(args.problems, tables.PROBLEMS), samples, args.seed, workers=args.workers, timeout=args.timeout), args.out)

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightr1.data import benchmarks
-from lightr1.data import sources
 from lightr1.config import ConfigError, eval_comparisons, eval_models, load_schema, validate
+from lightr1.data import benchmarks, sources
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())

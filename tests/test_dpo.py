@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from helpers import kill_after_save, resume
 
-from lightr1.curriculum.stages import EmptySelection
 from lightr1.curriculum.pairs import build_pairs, ranking_dataset_info, sharegpt_ranking, strip_rejected, strip_special, wrong_kind
+from lightr1.curriculum.stages import EmptySelection
 from lightr1.errors import Lightr1Error
 
 CHOSEN = "<think>\nfive and seven make twelve\n</think>\n\n\\boxed{12}"

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lightr1.generation import prompts
 from lightr1.errors import Lightr1Error
-from lightr1.generation import Prompt, Sampling, load_backend
+from lightr1.generation import Prompt, Sampling, load_backend, prompts
 from lightr1.tiny.model import make_tokenizer
 
 # ---------------------------------------------------------------------------------------------
@@ -170,8 +169,8 @@ def test_a_killed_sampling_job_resumes_with_the_batches_it_finished(untrained_mo
 
     import polars as pl
 
-    from lightr1.faults import KILL_AT
     from lightr1.curriculum.grading import problems_prompt_set
+    from lightr1.faults import KILL_AT
 
     problems = pl.DataFrame({"problem_id": [f"p{i}" for i in range(6)], "problem": [f"{i} + {i}" for i in range(6)], "answer": [str(2 * i) for i in range(6)]})
     problems_prompt_set(problems).write_parquet(tmp_path / "prompts.parquet")

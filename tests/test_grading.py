@@ -8,15 +8,13 @@ import json
 import polars as pl
 import pytest
 
-from lightr1.curriculum import stages
-from lightr1.curriculum import grading
-from lightr1.curriculum import teacher
+from lightr1.curriculum import grading, stages, teacher
+from lightr1.data.ingest import stage_source
+from lightr1.data.sources import get_adapter
 from lightr1.errors import Lightr1Error
 from lightr1.generation import Completion, Sampling
-from lightr1.generation.store import model_fingerprint, sample_prompts
-from lightr1.data.ingest import stage_source
 from lightr1.generation.prompts import make_prompts
-from lightr1.data.sources import get_adapter
+from lightr1.generation.store import model_fingerprint, sample_prompts
 from lightr1.tables import SCORED, TEACHER
 from lightr1.text import problem_id
 

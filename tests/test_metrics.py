@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from lightr1.eval import metrics
 from lightr1.errors import Lightr1Error
+from lightr1.eval import metrics
 from lightr1.tables import COMPARISONS, EVAL_SAMPLES, METRICS
 
 

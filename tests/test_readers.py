@@ -17,10 +17,9 @@ import polars as pl
 import pytest
 
 from lightr1 import cli
-from lightr1.data import benchmarks
-from lightr1.data import sources
-from lightr1.errors import InputFileError
+from lightr1.data import benchmarks, sources
 from lightr1.data.ingest import stage_benchmark, stage_source
+from lightr1.errors import InputFileError
 from lightr1.io import read_table
 
 FORMATS = ("jsonl", "json", "csv", "parquet")

@@ -12,8 +12,9 @@ from browser import element_boxes, load_page
 
 from lightr1 import tables
 from lightr1.curriculum.pairs import PAIRS
-from lightr1.report import page as report
 from lightr1.errors import Lightr1Error
+from lightr1.report import data as report_data
+from lightr1.report import page as report_page
 from lightr1.train.grpo import METRICS_SCHEMA
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -72,7 +73,7 @@ def _benchmark_problems() -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"benchmark": pl.String, "problem_id": pl.String, "problem": pl.String, "answer": pl.List(pl.String)}, orient="row")
 
 
-def _data() -> report.ReportData:
+def _data() -> report_data.ReportData:
     comparisons = pl.DataFrame(
         [["aime_tiny", "sft1", "base", 0.25, 0.05, 0.45, 0.01, True], ["math500_tiny", "sft2", "sft1", 0.3, -0.02, 0.6, 0.08, False]],
         schema=tables.COMPARISONS,
@@ -134,8 +135,8 @@ def _data() -> report.ReportData:
         }
     )
     config = {"seed": 1234, "evaluation": {"n": N, "seed": 7}, "note": "<i>config & more</i>"}
-    provenance = {"commit": "abc123-dirty", "python": "3.12", "packages": {"polars": "1.0", "<pkg>": "not installed"}, "seeds": report.config_seeds(config)}
-    return report.ReportData(
+    provenance = {"commit": "abc123-dirty", "python": "3.12", "packages": {"polars": "1.0", "<pkg>": "not installed"}, "seeds": report_data.config_seeds(config)}
+    return report_data.ReportData(
         metrics=_metrics(),
         comparisons=comparisons,
         eval_samples=_samples(),
@@ -154,7 +155,7 @@ def _data() -> report.ReportData:
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    return report.render(_data())
+    return report_page.render(_data())
 
 
 def _section(page: str, name: str) -> str:
@@ -164,7 +165,7 @@ def _section(page: str, name: str) -> str:
 
 
 def test_every_section_is_there(page):
-    for key, _ in report.SECTIONS:
+    for key, _ in report_page.SECTIONS:
         assert f'<section id="{key}">' in page
 
 
@@ -222,7 +223,7 @@ def test_sections_carry_the_numbers(page):
 
 
 def test_responses_are_cut_with_a_note():
-    page = report.render(_data(), samples_per_model=1, response_chars=10)
+    page = report_page.render(_data(), samples_per_model=1, response_chars=10)
     problems = _section(page, "problems")
     assert "truncated: first 10 of 50 characters" in problems
     assert problems.count("<details>") == len(MODELS) * len(BENCHMARKS) * 2  # one sample per model and problem
@@ -232,7 +233,7 @@ def test_missing_optional_parts_give_notes():
     data = _data()
     data.pairs = data.matches = data.grpo_metrics = None
     data.wall_times = data.wall_times.clear()
-    page = report.render(data)
+    page = report_page.render(data)
     assert "No DPO pairs in this run." in _section(page, "funnel")
     assert "No decontamination matches table was given." in _section(page, "decontamination")
     assert "No GRPO stage in this run." in _section(page, "plots")
@@ -243,7 +244,7 @@ def test_empty_metrics_is_an_error():
     data = _data()
     data.metrics = data.metrics.clear()
     with pytest.raises(Lightr1Error, match="metrics table is empty"):
-        report.render(data)
+        report_page.render(data)
 
 
 def test_wall_times_reads_snakemake_benchmark_files(tmp_path):
@@ -251,15 +252,15 @@ def test_wall_times_reads_snakemake_benchmark_files(tmp_path):
     (tmp_path / "sample/base/eval").mkdir(parents=True)
     (tmp_path / "teacher.tsv").write_text(header + "5.5\t0:00:05\t10\n")
     (tmp_path / "sample/base/eval/shard-0-of-2.tsv").write_text(header + "2.0\t0:00:02\tNA\n4.0\t0:00:04\tNA\n")  # repeats: their mean
-    times = report.wall_times(tmp_path)
+    times = report_data.wall_times(tmp_path)
     assert times.to_dicts() == [{"rule": "sample/base/eval/shard-0-of-2", "seconds": 3.0}, {"rule": "teacher", "seconds": 5.5}]
-    assert report.wall_times(tmp_path / "absent").is_empty()
+    assert report_data.wall_times(tmp_path / "absent").is_empty()
 
 
 def test_provenance_helpers(tmp_path):
-    assert report.package_versions(["polars", "surely-not-a-package-xyz"]) == {"polars": pl.__version__, "surely-not-a-package-xyz": "not installed"}
-    assert report.git_commit(tmp_path) == "unknown"
-    assert report.config_seeds({"seed": 1, "a": {"seed": 2, "b": [{"sampling_seed": 3}]}, "seeds": 4}) == {"seed": 1, "a.seed": 2, "a.b[0].sampling_seed": 3}
+    assert report_data.package_versions(["polars", "surely-not-a-package-xyz"]) == {"polars": pl.__version__, "surely-not-a-package-xyz": "not installed"}
+    assert report_data.git_commit(tmp_path) == "unknown"
+    assert report_data.config_seeds({"seed": 1, "a": {"seed": 2, "b": [{"sampling_seed": 3}]}, "seeds": 4}) == {"seed": 1, "a.seed": 2, "a.b[0].sampling_seed": 3}
 
 
 def test_load_reads_a_run_and_writes_atomically(tmp_path):
@@ -284,7 +285,7 @@ def test_load_reads_a_run_and_writes_atomically(tmp_path):
     )
     bench.select(list(tables.BENCHMARK)).write_parquet(bench_path)
     config = {"seed": 5, "evaluation": {"seed": 6}}
-    loaded = report.load(
+    loaded = report_data.load(
         metrics=paths["metrics"],
         comparisons=paths["comparisons"],
         eval_samples=evals,
@@ -300,7 +301,7 @@ def test_load_reads_a_run_and_writes_atomically(tmp_path):
     assert loaded.eval_samples.height == data.eval_samples.height and loaded.pairs is None
     assert loaded.provenance["seeds"] == {"seed": 5, "evaluation.seed": 6} and loaded.provenance["commit"] == "unknown"
     out = tmp_path / "report" / "index.html"
-    report.write_report(loaded, out)
+    report_page.write_report(loaded, out)
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in out.parent.iterdir()] == ["index.html"]  # no temporary left behind
 

@@ -12,8 +12,8 @@ import pytest
 from helpers import write_rows
 
 from lightr1.data import sources
-from lightr1.errors import Lightr1Error
 from lightr1.data.ingest import Reject, stage_source
+from lightr1.errors import Lightr1Error
 
 
 def stage(tmp_path: Path, adapter: str, filename: str, rows: Sequence[Mapping[str, Any]], options: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

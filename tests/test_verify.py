@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from lightr1.verify import mathexpr
 from lightr1.text import last_boxed
+from lightr1.verify import mathexpr
 from lightr1.verify.verdicts import REASONS, Verdict, answer_region, choice_letter, start_workers, verify, verify_many
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lightr1.errors import Lightr1Error
 from lightr1.data.ingest import Adapter, Reject, field
+from lightr1.errors import Lightr1Error
 from lightr1.text import last_boxed
 
 Record = Mapping[str, Any]

@@ -51,8 +51,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lightr1.verify import mathexpr
 from lightr1.text import last_boxed
+from lightr1.verify import mathexpr
 
 MATCH, MISMATCH, NO_ANSWER, UNPARSABLE, TIMEOUT = "match", "mismatch", "no_answer", "unparsable", "timeout"
 REASONS = (MATCH, MISMATCH, NO_ANSWER, UNPARSABLE, TIMEOUT)
