@@ -1,4 +1,5 @@
 # Helpers shared by the rule files: config validation, lookups by name, code inputs.
+import functools
 import json
 import shlex
 from pathlib import Path
@@ -24,8 +25,17 @@ LIGHTR1 = f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPAT
 
 def code(*modules):
     """The package modules a rule runs, as inputs: Snakemake's code trigger sees only the
-    rule's own text, so editing a module re-runs exactly the rules that name it."""
-    return [str(PACKAGE.joinpath(*module.split(".")).with_suffix(".py")) for module in modules]
+    rule's own text, so editing a module re-runs exactly the rules that name it. A folder
+    (`verify`) stands for all its modules."""
+    return [path for module in modules for path in code_files(module)]
+
+
+@functools.cache  # sampling and scoring jobs number thousands at full scale
+def code_files(module):
+    path = PACKAGE.joinpath(*module.split("."))
+    if path.is_dir():
+        return tuple(sorted(str(file) for file in path.glob("*.py")))
+    return (str(path.with_suffix(".py")),)
 
 
 def raw_file(entry, folder):

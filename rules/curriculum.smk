@@ -20,7 +20,7 @@ rule teacher:
     input:
         problems="results/data/problems.parquet",
         samples=sample_files("teacher") if "teacher" in SAMPLING else [],
-        code=code("curriculum.teacher", "verify.verdicts"),
+        code=code("curriculum.teacher", "verify"),
     output:
         "results/teacher/teacher.parquet",
     params:

@@ -73,7 +73,7 @@ def report_inputs(wildcards):
         "ledger": "results/data/ledger.parquet",
         "problems": ["results/data/problems.parquet", *expand("results/data/sources/{source}.parquet", source=SOURCES)],
         "matches": "results/decontam/matches.parquet",
-        "code": code("report.page", "report.data", "report.html", "report.plots", "report.tables"),
+        "code": code("report"),
     }
     if "dpo" in TRAIN:
         inputs["pairs"] = "results/dpo/pairs.parquet"

@@ -58,7 +58,7 @@ rule score:
     input:
         samples="results/samples/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
         prompts="results/prompts/{promptset}.parquet",
-        code=code("verify.verdicts", "curriculum.grading"),
+        code=code("verify", "curriculum.grading"),
     output:
         "results/scores/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
     params:

@@ -156,7 +156,7 @@ rule train_grpo:
         data=lambda wc: train_data("grpo"),
         init=lambda wc: model_input(TRAIN["grpo"]["init"]),
         deepspeed=lambda wc: deepspeed_config("grpo"),
-        code=code("train.common", "train.grpo", "generation.prompts", "verify.verdicts"),
+        code=code("train.common", "train.grpo", "generation.prompts", "verify"),
     output:
         directory("results/checkpoints/grpo"),
     params:
