@@ -5,7 +5,7 @@ rule decontaminate:
     input:
         train=expand("results/data/sources/{source}.parquet", source=SOURCES),
         benchmarks=expand("results/data/benchmarks/{benchmark}.parquet", benchmark=BENCHMARKS),
-        code=code("data.decontam", "io"),
+        code=code("data.decontam", "data.decontam_modes", "io"),
     output:
         "results/decontam/matches.parquet",
     params:

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from lightr1 import tables
-from lightr1.data import decontam
+from lightr1.data import decontam, decontam_modes
 from lightr1.errors import Lightr1Error
 from lightr1.io import read_table
 
@@ -251,7 +251,7 @@ def test_light_r1_keys_are_built_only_where_they_can_match() -> None:
     ]
     bench = decontam._prepare_bench(bench_frame(bench_problems), spec, 32)
     keys = decontam.read_tokens(pl.Series(train_problems), spec, bench).keys
-    full = decontam.lightr1_keys(pl.Series(train_problems))
+    full = decontam_modes.lightr1_keys(pl.Series(train_problems))
     assert all(full[row] == key for row, key in keys.iter_rows())  # the keys it gives are the keys
     matched = set(keys.join(bench.keys, on="key")["row"])
     assert matched == {0, 1, 2, 3}
@@ -275,13 +275,13 @@ def test_empty_strings_are_not_tokens() -> None:
 
 
 def test_space_chars_are_pythons_whitespace() -> None:
-    assert set(decontam.SPACE_CHARS) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    assert set(decontam_modes.SPACE_CHARS) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
 
 
 def test_light_r1_key_follows_python_re_on_assigned_characters() -> None:
     chars = [chr(c) for c in range(0x3000) if unicodedata.category(chr(c)) not in ("Cn", "Cs")]
     text = pl.Series(chars)
-    got = pl.DataFrame({"t": text}).select(decontam.lightr1_key(pl.col("t")))["t"].to_list()
+    got = pl.DataFrame({"t": text}).select(decontam_modes.lightr1_key(pl.col("t")))["t"].to_list()
     assert got == [re.sub(r"[\W\d]", "", c.lower()) for c in chars]
 
 
