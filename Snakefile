@@ -36,6 +36,7 @@ include: "rules/eval.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/data/problems.parquet",
         "results/data/ledger.parquet",
@@ -46,4 +47,3 @@ rule all:
         "results/sft/dataset_info.json",
         [checkpoint_dir(stage) for stage in TRAIN],
         "results/report/index.html",
-    default_target: True

@@ -1,4 +1,4 @@
-# Helpers shared by the rule files: config validation, lookups by name, code inputs.
+# Helpers the rule files share (config validation, lookups by name, code inputs).
 import functools
 import json
 import shlex
@@ -18,13 +18,14 @@ PACKAGE = Path(workflow.basedir) / "lightr1"
 SOURCES = {entry["name"]: entry for entry in config["sources"]}
 BENCHMARKS = {entry["name"]: entry for entry in config["benchmarks"]}
 
-# Rules run the package from this checkout, so a cluster conda env (envs/) needs only the
-# dependencies, not an install of lightr1 itself.
-LIGHTR1 = f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} python -m lightr1"
+# Rules run the package from this checkout (`python -m lightr1`), so a cluster conda env (envs/)
+# needs only the dependencies, not an install of lightr1 itself. A shell prefix rather than a
+# variable in each command: `snakemake --lint` wants a command to name only its rule's values.
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
 
 def code(*modules):
-    """The package modules a rule runs, as inputs: Snakemake's code trigger sees only the
+    """The package modules a job runs, as its inputs - Snakemake's code trigger sees only the
     rule's own text, so editing a module re-runs exactly the rules that name it. A folder
     (`verify`) stands for all its modules."""
     return [path for module in modules for path in code_files(module)]
@@ -45,11 +46,7 @@ def raw_file(entry, folder):
 
 def cli_args(**flags):
     """Command-line flags, shell-quoted; None values are left out."""
-    return " ".join(
-        f"--{flag.replace('_', '-')} {shlex.quote(str(value))}"
-        for flag, value in flags.items()
-        if value is not None
-    )
+    return " ".join(f"--{flag.replace('_', '-')} {shlex.quote(str(value))}" for flag, value in flags.items() if value is not None)
 
 
 def stage_args(entry):
@@ -81,6 +78,7 @@ def decontam_modes():
 # --- models and sampling ---------------------------------------------------------------------
 
 MODELS = {entry["name"]: entry for entry in config["models"]}
+
 
 def checkpoint_dir(stage):
     return f"results/checkpoints/{stage}"
@@ -204,7 +202,7 @@ def verify_args(model=None):
 # the defaults make a single-node run work anywhere. Multi-node jobs start it once per node with
 # TRAIN_SRUN and TRAIN_NODE_LAUNCH instead (see train_command).
 TRAIN_LAUNCHERS = {
-    "python": LIGHTR1,
+    "python": "python -m lightr1",
     "torchrun": (
         f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} torchrun"
         " --nnodes ${SLURM_NNODES:-1} --node-rank ${SLURM_NODEID:-0}"
@@ -258,9 +256,9 @@ def merge_args():
     block = TRAIN["merged"]
     flags = cli_args(method=block["method"], options=json.dumps(block["options"]))
     if block["weights"]:
-        flags += " --weights " + " ".join(str(w) for w in block["weights"])
+        flags += f" --weights {' '.join(str(w) for w in block['weights'])}"
     if block["base_model"]:
-        flags += " " + cli_args(base_model=model_path(block["base_model"]))
+        flags += f" {cli_args(base_model=model_path(block['base_model']))}"
     return flags
 
 
@@ -309,7 +307,7 @@ def present(**resources):
 
 
 def sample_resources(model):
-    """A sampling job's resources (rule `sample`: grading, teacher, DPO, GRPO-pool and evaluation
+    """A sampling job's resources (the `sample` rule: grading, teacher, DPO, GRPO-pool and evaluation
     shards): its model's GPUs, generation.cpus_per_gpu CPUs per GPU, generation.runtime/mem_mb."""
     gpus = sampling_gpus(model)
     block = config["generation"]
@@ -347,7 +345,7 @@ def stage_resources(stage):
 
 
 def per_job_resources(resources_of, wildcard, names):
-    """`resources:` of a rule whose jobs differ by `wildcard` (sample: the model; train_sft and
+    """The resources of rules whose jobs differ by `wildcard` (sample: the model; train_sft and
     train_dpo: the stage), one callable per resource that any of `names` sets. A job that leaves
     a declared resource null asks for none (the profile's default does not come back)."""
     keys = dict.fromkeys(key for name in names for key in resources_of(name))
@@ -379,18 +377,53 @@ TRAIN_NODE_LAUNCH = (
     ' --master-addr "$MASTER_ADDR" --master-port "$MASTER_PORT" -m lightr1 "$@"'
     "' lightr1"
 )
+# The launchers as each training rule's params: a command names only its own rule's values.
+TRAIN_PARAMS = {"launch": TRAIN_LAUNCH, "srun": TRAIN_SRUN, "node_launch": TRAIN_NODE_LAUNCH}
 
 
 def train_command(subcommand, stages):
-    """The shell command of a training rule whose jobs are `stages`: `lightr1 SUBCOMMAND` through
+    """The shell command of the training jobs of `stages` - `lightr1 SUBCOMMAND` through
     TRAIN_LAUNCH; where a stage spans several nodes, its jobs start one task per node instead
     (TRAIN_SRUN, TRAIN_NODE_LAUNCH). Configs without a multi-node stage (the tiny world) keep
     the plain command, whose text is what Snakemake's code trigger compares."""
     stages = [stage for stage in stages if stage in TRAIN]
     command = f"{subcommand} --data {{input.data}} {{params.args}} --out {{output}} > {{log}} 2>&1"
-    plain = "{TRAIN_LAUNCH} " + command
+    plain = f"{{params.launch}} {command}"
     if all(TRAIN[stage]["nodes"] == 1 for stage in stages):
         return plain
     cpus = "{resources.cpus_per_task}" if config["train"]["cpus_per_node"] else "{threads}"
-    srun = f"{{TRAIN_SRUN}} --nodes={{resources.nodes}} --ntasks={{resources.nodes}} --cpus-per-task={cpus}"
-    return f"if [ {{resources.nodes}} -gt 1 ]; then {srun} {{TRAIN_NODE_LAUNCH}} {command}; else {plain}; fi"
+    srun = f"{{params.srun}} --nodes={{resources.nodes}} --ntasks={{resources.nodes}} --cpus-per-task={cpus}"
+    return f"if [ {{resources.nodes}} -gt 1 ]; then {srun} {{params.node_launch}} {command}; else {plain}; fi"
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def report_inputs(wildcards):
+    inputs = {
+        "metrics": "results/eval/metrics.parquet",
+        "comparisons": "results/eval/comparisons.parquet",
+        "eval": expand("results/eval/{model}/{benchmark}.parquet", model=EVAL_MODELS, benchmark=EVAL_BENCHMARKS),
+        "benchmarks": expand("results/data/benchmarks/{benchmark}.parquet", benchmark=EVAL_BENCHMARKS),
+        "funnel": "results/sft/funnel.parquet",
+        "ledger": "results/data/ledger.parquet",
+        "problems": ["results/data/problems.parquet", *expand("results/data/sources/{source}.parquet", source=SOURCES)],
+        "matches": "results/decontam/matches.parquet",
+        "code": code("report"),
+    }
+    if "dpo" in TRAIN:
+        inputs["pairs"] = "results/dpo/pairs.parquet"
+    if "grpo" in TRAIN:
+        inputs["grpo"] = checkpoint_dir("grpo")
+    return inputs
+
+
+def report_args(wildcards, input):
+    flags = cli_args(
+        pairs=input.get("pairs"),
+        grpo_metrics=f"{input.grpo}/metrics.parquet" if "grpo" in input.keys() else None,
+        samples_per_model=config["eval"]["report"]["samples_per_model"],
+        response_chars=config["eval"]["report"]["response_chars"],
+        repo_dir=workflow.basedir,
+    )
+    return flags

@@ -8,12 +8,12 @@ rule teacher_prompts:
         code=code("curriculum.grading"),
     output:
         "results/prompts/teacher.parquet",
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/teacher_prompts.log",
+    conda:
+        "../envs/data.yaml"
     shell:
-        "{LIGHTR1} prompt-set --problems {input.problems} --out {output} > {log} 2>&1"
+        "python -m lightr1 prompt-set --problems {input.problems} --out {output} > {log} 2>&1"
 
 
 rule teacher:
@@ -23,18 +23,18 @@ rule teacher:
         code=code("curriculum.teacher", "verify"),
     output:
         "results/teacher/teacher.parquet",
-    params:
-        samples=lambda wc, input: f"--samples {input.samples}" if input.samples else "",
-        args=cli_args(seed=config["seed"], workers=config["verify"]["workers"], timeout=config["verify"]["timeout"]),
-    threads: config["verify"]["workers"]
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/teacher.log",
     benchmark:
         "benchmarks/teacher.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: config["verify"]["workers"]
+    params:
+        samples=lambda wc, input: f"--samples {input.samples}" if input.samples else "",
+        args=cli_args(seed=config["seed"], workers=config["verify"]["workers"], timeout=config["verify"]["timeout"]),
     shell:
-        "{LIGHTR1} teacher --problems {input.problems} {params.samples} {params.args} --out {output} > {log} 2>&1"
+        "python -m lightr1 teacher --problems {input.problems} {params.samples} {params.args} --out {output} > {log} 2>&1"
 
 
 rule sft_stage1:
@@ -46,14 +46,14 @@ rule sft_stage1:
     output:
         table="results/sft/stage1.parquet",
         sharegpt="results/sft/stage1.json",
-    params:
-        alpha=config["curriculum"]["stage1_max_pass_rate"],
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/sft_stage1.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        alpha=config["curriculum"]["stage1_max_pass_rate"],
     shell:
-        "{LIGHTR1} curriculum --stage 1 --problems {input.problems} --teacher {input.teacher}"
+        "python -m lightr1 curriculum --stage 1 --problems {input.problems} --teacher {input.teacher}"
         " --pass-rates {input.rates} --alpha {params.alpha}"
         " --out {output.table} --sharegpt {output.sharegpt} > {log} 2>&1"
 
@@ -66,15 +66,15 @@ rule sft_stage2:
     output:
         table="results/sft/stage2.parquet",
         sharegpt="results/sft/stage2.json",
+    log:
+        "logs/sft_stage2.log",
+    conda:
+        "../envs/data.yaml"
     params:
         alpha=config["curriculum"]["stage2_max_pass_rate"],
         mixed="--mixed-teacher" if config["curriculum"]["stage2_mixed_teacher"] else "--no-mixed-teacher",
-    conda:
-        "../envs/data.yaml"
-    log:
-        "logs/sft_stage2.log",
     shell:
-        "{LIGHTR1} curriculum --stage 2 --stage1 {input.stage1} --pass-rates {input.rates}"
+        "python -m lightr1 curriculum --stage 2 --stage1 {input.stage1} --pass-rates {input.rates}"
         " --alpha {params.alpha} {params.mixed}"
         " --out {output.table} --sharegpt {output.sharegpt} > {log} 2>&1"
 
@@ -92,12 +92,12 @@ rule funnel:
     output:
         funnel="results/sft/funnel.parquet",
         dataset_info="results/sft/dataset_info.json",
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/funnel.log",
+    conda:
+        "../envs/data.yaml"
     shell:
-        "{LIGHTR1} funnel --ledger {input.ledger} --problems {input.problems} --teacher {input.teacher}"
+        "python -m lightr1 funnel --ledger {input.ledger} --problems {input.problems} --teacher {input.teacher}"
         " --rates1 {input.rates1} --stage1 {input.stage1} --rates2 {input.rates2} --stage2 {input.stage2}"
         " --dataset light_r1_stage1=stage1.json light_r1_stage2=stage2.json"
         " --dataset-info {output.dataset_info} --out {output.funnel} > {log} 2>&1"

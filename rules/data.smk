@@ -10,6 +10,7 @@ TINY_FILES = [
     "planted.json",
 ]
 
+
 # Compute nodes often lack internet: downloads run on the submitting node.
 localrules:
     download_source,
@@ -21,16 +22,15 @@ rule tiny_world:
         code("tiny.world", "tiny.problems"),
     output:
         [f"resources/tiny/{name}" for name in TINY_FILES],
+    log:
+        "logs/tiny_world.log",
+    conda:
+        "../envs/data.yaml"
     params:
         seed=config["seed"],
         n_problems=config["tiny_world"]["n_problems"],
-    conda:
-        "../envs/data.yaml"
-    log:
-        "logs/tiny_world.log",
     shell:
-        "{LIGHTR1} tiny-world --out-dir resources/tiny --seed {params.seed}"
-        " --n-problems {params.n_problems} > {log} 2>&1"
+        "python -m lightr1 tiny-world --out-dir resources/tiny --seed {params.seed} --n-problems {params.n_problems} > {log} 2>&1"
 
 
 rule download_source:
@@ -38,25 +38,25 @@ rule download_source:
         code("data.hub"),
     output:
         "resources/raw/{source}.parquet",
-    params:
-        args=lambda wc: download_args(SOURCES[wc.source]),
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/download/{source}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        args=lambda wc: download_args(SOURCES[wc.source]),
     shell:
-        "{LIGHTR1} download {params.args} --out {output} > {log} 2>&1"
+        "python -m lightr1 download {params.args} --out {output} > {log} 2>&1"
 
 
 use rule download_source as download_benchmark with:
     output:
         "resources/benchmarks/{benchmark}.parquet",
-    params:
-        args=lambda wc: download_args(BENCHMARKS[wc.benchmark]),
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/download/{benchmark}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        args=lambda wc: download_args(BENCHMARKS[wc.benchmark]),
 
 
 rule stage_source:
@@ -65,16 +65,16 @@ rule stage_source:
         code=code("data.ingest", "io", "data.sources", "text"),
     output:
         "results/data/sources/{source}.parquet",
-    params:
-        args=lambda wc: stage_args(SOURCES[wc.source]),
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/stage_source/{source}.log",
     benchmark:
         "benchmarks/stage_source/{source}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        args=lambda wc: stage_args(SOURCES[wc.source]),
     shell:
-        "{LIGHTR1} stage-source {params.args} --input {input.raw} --out {output} > {log} 2>&1"
+        "python -m lightr1 stage-source {params.args} --input {input.raw} --out {output} > {log} 2>&1"
 
 
 rule stage_benchmark:
@@ -83,13 +83,13 @@ rule stage_benchmark:
         code=code("data.ingest", "io", "data.benchmarks", "text"),
     output:
         "results/data/benchmarks/{benchmark}.parquet",
-    params:
-        args=lambda wc: stage_args(BENCHMARKS[wc.benchmark]),
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/stage_benchmark/{benchmark}.log",
     benchmark:
         "benchmarks/stage_benchmark/{benchmark}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        args=lambda wc: stage_args(BENCHMARKS[wc.benchmark]),
     shell:
-        "{LIGHTR1} stage-benchmark {params.args} --input {input.raw} --out {output} > {log} 2>&1"
+        "python -m lightr1 stage-benchmark {params.args} --input {input.raw} --out {output} > {log} 2>&1"

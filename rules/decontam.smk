@@ -8,17 +8,17 @@ rule decontaminate:
         code=code("data.decontam", "data.decontam_modes", "io"),
     output:
         "results/decontam/matches.parquet",
-    params:
-        modes=" ".join(decontam_modes()),
-        ngram=config["decontam"]["ngram"],
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/decontaminate.log",
     benchmark:
         "benchmarks/decontaminate.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        modes=" ".join(decontam_modes()),
+        ngram=config["decontam"]["ngram"],
     shell:
-        "{LIGHTR1} decontaminate --train {input.train} --benchmarks {input.benchmarks}"
+        "python -m lightr1 decontaminate --train {input.train} --benchmarks {input.benchmarks}"
         " --mode {params.modes} --ngram {params.ngram} --out {output} > {log} 2>&1"
 
 
@@ -31,17 +31,17 @@ rule build_problems:
     output:
         problems="results/data/problems.parquet",
         ledger="results/data/ledger.parquet",
-    params:
-        raw=" ".join(f"{name}={raw_file(entry, 'raw')}" for name, entry in SOURCES.items()),
-        mode=config["decontam"]["mode"],
-        near=config["data"]["near_duplicate_threshold"],
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/build_problems.log",
     benchmark:
         "benchmarks/build_problems.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        raw=" ".join(f"{name}={raw_file(entry, 'raw')}" for name, entry in SOURCES.items()),
+        mode=config["decontam"]["mode"],
+        near=config["data"]["near_duplicate_threshold"],
     shell:
-        "{LIGHTR1} build-problems --staged {input.staged} --raw {params.raw}"
+        "python -m lightr1 build-problems --staged {input.staged} --raw {params.raw}"
         " --matches {input.matches} --mode {params.mode} --near-threshold {params.near}"
         " --problems {output.problems} --ledger {output.ledger} > {log} 2>&1"

@@ -9,12 +9,12 @@ rule eval_prompts:
         code=code("eval.samples"),
     output:
         "results/prompts/eval_{benchmark}.parquet",
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/eval_prompts/{benchmark}.log",
+    conda:
+        "../envs/data.yaml"
     shell:
-        "{LIGHTR1} prompt-set --benchmark {input.benchmark} --out {output} > {log} 2>&1"
+        "python -m lightr1 prompt-set --benchmark {input.benchmark} --out {output} > {log} 2>&1"
 
 
 rule eval_table:
@@ -24,14 +24,14 @@ rule eval_table:
         code=code("eval.samples", "curriculum.grading"),
     output:
         "results/eval/{model}/{benchmark}.parquet",
-    params:
-        n=config["eval"]["sampling"]["n"],
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/eval_table/{model}/{benchmark}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        n=config["eval"]["sampling"]["n"],
     shell:
-        "{LIGHTR1} eval-table --scored {input.scored} --prompts {input.prompts} --benchmark {wildcards.benchmark}"
+        "python -m lightr1 eval-table --scored {input.scored} --prompts {input.prompts} --benchmark {wildcards.benchmark}"
         " --n {params.n} --out {output} > {log} 2>&1"
 
 
@@ -43,6 +43,12 @@ rule eval_metrics:
         metrics="results/eval/metrics.parquet",
         comparisons="results/eval/comparisons.parquet",
         tsv=report("results/eval/metrics.tsv", caption="../report/metrics.rst", category="Evaluation"),
+    log:
+        "logs/eval_metrics.log",
+    benchmark:
+        "benchmarks/eval_metrics.tsv"
+    conda:
+        "../envs/data.yaml"
     params:
         models=" ".join(EVAL_MODELS),
         compare=" ".join(f"{model}:{reference}" for model, reference in eval_comparisons(config)),
@@ -52,45 +58,9 @@ rule eval_metrics:
             max_half_width=config["eval"]["max_half_width"],
             seed=config["seed"],
         ),
-    conda:
-        "../envs/data.yaml"
-    log:
-        "logs/eval_metrics.log",
-    benchmark:
-        "benchmarks/eval_metrics.tsv"
     shell:
-        "{LIGHTR1} eval-metrics --tables {input.tables} --models {params.models} --compare {params.compare}"
+        "python -m lightr1 eval-metrics --tables {input.tables} --models {params.models} --compare {params.compare}"
         " {params.args} --out {output.metrics} --comparisons {output.comparisons} --tsv {output.tsv} > {log} 2>&1"
-
-
-def report_inputs(wildcards):
-    inputs = {
-        "metrics": "results/eval/metrics.parquet",
-        "comparisons": "results/eval/comparisons.parquet",
-        "eval": expand("results/eval/{model}/{benchmark}.parquet", model=EVAL_MODELS, benchmark=EVAL_BENCHMARKS),
-        "benchmarks": expand("results/data/benchmarks/{benchmark}.parquet", benchmark=EVAL_BENCHMARKS),
-        "funnel": "results/sft/funnel.parquet",
-        "ledger": "results/data/ledger.parquet",
-        "problems": ["results/data/problems.parquet", *expand("results/data/sources/{source}.parquet", source=SOURCES)],
-        "matches": "results/decontam/matches.parquet",
-        "code": code("report"),
-    }
-    if "dpo" in TRAIN:
-        inputs["pairs"] = "results/dpo/pairs.parquet"
-    if "grpo" in TRAIN:
-        inputs["grpo"] = checkpoint_dir("grpo")
-    return inputs
-
-
-def report_args(wildcards, input):
-    flags = cli_args(
-        pairs=input.get("pairs"),
-        grpo_metrics=f"{input.grpo}/metrics.parquet" if "grpo" in input.keys() else None,
-        samples_per_model=config["eval"]["report"]["samples_per_model"],
-        response_chars=config["eval"]["report"]["response_chars"],
-        repo_dir=workflow.basedir,
-    )
-    return flags
 
 
 # The report reads Snakemake's benchmark files (wall time per rule) as they are when it runs.
@@ -99,14 +69,14 @@ rule report:
         unpack(report_inputs),
     output:
         report("results/report/index.html", caption="../report/benchmark_report.rst", category="Report"),
+    log:
+        "logs/report.log",
+    conda:
+        "../envs/data.yaml"
     params:
         args=report_args,
         config=shlex.quote(json.dumps(config)),
-    conda:
-        "../envs/data.yaml"
-    log:
-        "logs/report.log",
     shell:
-        "{LIGHTR1} report --metrics {input.metrics} --comparisons {input.comparisons} --eval {input.eval}"
+        "python -m lightr1 report --metrics {input.metrics} --comparisons {input.comparisons} --eval {input.eval}"
         " --benchmarks {input.benchmarks} --funnel {input.funnel} --ledger {input.ledger} --problems {input.problems}"
         " --matches {input.matches} --config-json {params.config} {params.args} --out {output} > {log} 2>&1"

@@ -9,12 +9,12 @@ rule grading_prompts_stage1:
         code=code("curriculum.grading"),
     output:
         "results/prompts/grade_stage1.parquet",
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/grading_prompts_stage1.log",
+    conda:
+        "../envs/data.yaml"
     shell:
-        "{LIGHTR1} prompt-set --problems {input.problems} --teacher {input.teacher} --out {output} > {log} 2>&1"
+        "python -m lightr1 prompt-set --problems {input.problems} --teacher {input.teacher} --out {output} > {log} 2>&1"
 
 
 rule grading_prompts_stage2:
@@ -24,12 +24,12 @@ rule grading_prompts_stage2:
         code=code("curriculum.grading"),
     output:
         "results/prompts/grade_stage2.parquet",
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/grading_prompts_stage2.log",
+    conda:
+        "../envs/data.yaml"
     shell:
-        "{LIGHTR1} prompt-set --problems {input.problems} --subset {input.stage1} --out {output} > {log} 2>&1"
+        "python -m lightr1 prompt-set --problems {input.problems} --subset {input.stage1} --out {output} > {log} 2>&1"
 
 
 rule sample:
@@ -39,19 +39,19 @@ rule sample:
         code=lambda wc: code("generation.__init__", "generation.store", f"generation.{backend_of(wc.model)}", "generation.prompts", "curriculum.grading"),
     output:
         "results/samples/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
-    params:
-        args=sample_args,
-    threads: 2
-    resources:
-        **per_job_resources(sample_resources, "model", MODELS),
-    conda:
-        "../envs/vllm.yaml"
     log:
         "logs/sample/{model}/{promptset}/shard-{shard}-of-{shards}.log",
     benchmark:
         "benchmarks/sample/{model}/{promptset}/shard-{shard}-of-{shards}.tsv"
+    conda:
+        "../envs/vllm.yaml"
+    threads: 2
+    resources:
+        **per_job_resources(sample_resources, "model", MODELS),
+    params:
+        args=sample_args,
     shell:
-        "{LIGHTR1} sample --prompts {input.prompts} {params.args} --out {output} > {log} 2>&1"
+        "python -m lightr1 sample --prompts {input.prompts} {params.args} --out {output} > {log} 2>&1"
 
 
 rule score:
@@ -61,17 +61,17 @@ rule score:
         code=code("verify", "curriculum.grading"),
     output:
         "results/scores/{model}/{promptset}/shard-{shard}-of-{shards}.parquet",
-    params:
-        args=lambda wc: verify_args(wc.model),
-    threads: config["verify"]["workers"]
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/score/{model}/{promptset}/shard-{shard}-of-{shards}.log",
     benchmark:
         "benchmarks/score/{model}/{promptset}/shard-{shard}-of-{shards}.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: config["verify"]["workers"]
+    params:
+        args=lambda wc: verify_args(wc.model),
     shell:
-        "{LIGHTR1} score --samples {input.samples} --prompts {input.prompts} {params.args} --out {output} > {log} 2>&1"
+        "python -m lightr1 score --samples {input.samples} --prompts {input.prompts} {params.args} --out {output} > {log} 2>&1"
 
 
 rule pass_rates:
@@ -81,11 +81,11 @@ rule pass_rates:
         code=code("curriculum.grading"),
     output:
         "results/grading/{stage}/pass_rates.parquet",
-    params:
-        args=lambda wc: cli_args(n=SAMPLING[f"grade_{wc.stage}"]["n"], grader=SAMPLING[f"grade_{wc.stage}"]["model"]),
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/pass_rates/{stage}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        args=lambda wc: cli_args(n=SAMPLING[f"grade_{wc.stage}"]["n"], grader=SAMPLING[f"grade_{wc.stage}"]["model"]),
     shell:
-        "{LIGHTR1} pass-rates --scored {input.scored} --prompts {input.prompts} {params.args} --out {output} > {log} 2>&1"
+        "python -m lightr1 pass-rates --scored {input.scored} --prompts {input.prompts} {params.args} --out {output} > {log} 2>&1"

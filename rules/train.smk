@@ -11,17 +11,18 @@ rule train_sft:
         code=code("train.common", "train.sft", "generation.prompts"),
     output:
         directory("results/checkpoints/{sft_stage}"),
-    params:
-        args=lambda wc: train_args(wc.sft_stage),
-    threads: 2
-    resources:
-        **per_job_resources(train_resources, "sft_stage", SFT_STAGES),
-    conda:
-        "../envs/train.yaml"
     log:
         "logs/train/{sft_stage}.log",
     benchmark:
         "benchmarks/train/{sft_stage}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: 2
+    resources:
+        **per_job_resources(train_resources, "sft_stage", SFT_STAGES),
+    params:
+        **TRAIN_PARAMS,
+        args=lambda wc: train_args(wc.sft_stage),
     shell:
         train_command("train-sft", SFT_STAGES)
 
@@ -33,12 +34,12 @@ rule dpo_prompts:
         code=code("curriculum.grading"),
     output:
         "results/prompts/dpo.parquet",
-    conda:
-        "../envs/train.yaml"
     log:
         "logs/dpo_prompts.log",
+    conda:
+        "../envs/train.yaml"
     shell:
-        "{LIGHTR1} prompt-set --problems {input.problems} --subset {input.stage2} --out {output} > {log} 2>&1"
+        "python -m lightr1 prompt-set --problems {input.problems} --subset {input.stage2} --out {output} > {log} 2>&1"
 
 
 rule dpo_pairs:
@@ -53,16 +54,17 @@ rule dpo_pairs:
         sharegpt="results/dpo/pairs.json",
         sharegpt_v2="results/dpo/pairs_v2.json",
         dataset_info="results/dpo/dataset_info.json",
-    params:
-        args=lambda wc, input: cli_args(seed=derived_seed(config["seed"], "dpo-pairs"), special_tokens_from=input.sampler[0] if input.sampler else None)
-        + " --rejected " + " ".join(config["dpo"]["rejected"])
-        + (" --forced-think" if MODELS[SAMPLING["dpo"]["model"]]["force_think"] else ""),
-    conda:
-        "../envs/train.yaml"
     log:
         "logs/dpo_pairs.log",
+    conda:
+        "../envs/train.yaml"
+    params:
+        args=lambda wc, input: cli_args(seed=derived_seed(config["seed"], "dpo-pairs"), special_tokens_from=input.sampler[0] if input.sampler else None)
+        + " --rejected "
+        + " ".join(config["dpo"]["rejected"])
+        + (" --forced-think" if MODELS[SAMPLING["dpo"]["model"]]["force_think"] else ""),
     shell:
-        "{LIGHTR1} dpo-pairs --stage2 {input.stage2} --scored {input.scored} {params.args}"
+        "python -m lightr1 dpo-pairs --stage2 {input.stage2} --scored {input.scored} {params.args}"
         " --out {output.pairs} --out-v2 {output.pairs_v2} --sharegpt {output.sharegpt} --sharegpt-v2 {output.sharegpt_v2}"
         " --dataset-info {output.dataset_info} > {log} 2>&1"
 
@@ -75,17 +77,18 @@ rule train_dpo:
         code=code("train.common", "train.dpo", "generation.prompts"),
     output:
         directory("results/checkpoints/{dpo_stage}"),
-    params:
-        args=lambda wc: train_args(wc.dpo_stage),
-    threads: 2
-    resources:
-        **per_job_resources(train_resources, "dpo_stage", DPO_STAGES),
-    conda:
-        "../envs/train.yaml"
     log:
         "logs/train/{dpo_stage}.log",
     benchmark:
         "benchmarks/train/{dpo_stage}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: 2
+    resources:
+        **per_job_resources(train_resources, "dpo_stage", DPO_STAGES),
+    params:
+        **TRAIN_PARAMS,
+        args=lambda wc: train_args(wc.dpo_stage),
     shell:
         train_command("train-dpo", DPO_STAGES)
 
@@ -97,19 +100,19 @@ rule merge:
         code=code("merge"),
     output:
         directory("results/checkpoints/merged"),
-    params:
-        args=lambda wc: merge_args(),
-    threads: 2
-    resources:
-        **stage_resources("merged"),
-    conda:
-        "../envs/train.yaml"
     log:
         "logs/train/merged.log",
     benchmark:
         "benchmarks/train/merged.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: 2
+    resources:
+        **stage_resources("merged"),
+    params:
+        args=lambda wc: merge_args(),
     shell:
-        "{LIGHTR1} merge --models {input.models} {params.args} --out {output} > {log} 2>&1"
+        "python -m lightr1 merge --models {input.models} {params.args} --out {output} > {log} 2>&1"
 
 
 rule grpo_pool:
@@ -119,12 +122,12 @@ rule grpo_pool:
         code=code("curriculum.grading"),
     output:
         "results/prompts/grpo.parquet",
-    conda:
-        "../envs/train.yaml"
     log:
         "logs/grpo_pool.log",
+    conda:
+        "../envs/train.yaml"
     shell:
-        "{LIGHTR1} prompt-set --problems {input.problems} --subset {input.pool} --out {output} > {log} 2>&1"
+        "python -m lightr1 prompt-set --problems {input.problems} --subset {input.pool} --out {output} > {log} 2>&1"
 
 
 rule grpo_prompts:
@@ -134,6 +137,10 @@ rule grpo_prompts:
         code=code("curriculum.grading", "train.grpo"),
     output:
         "results/grpo/prompts.parquet",
+    log:
+        "logs/grpo_prompts.log",
+    conda:
+        "../envs/train.yaml"
     params:
         args=lambda wc: cli_args(
             model=SAMPLING["grpo"]["model"],
@@ -143,12 +150,8 @@ rule grpo_prompts:
             max_prompts=config["grpo"]["max_prompts"],
             seed=derived_seed(config["seed"], "grpo-prompts"),
         ),
-    conda:
-        "../envs/train.yaml"
-    log:
-        "logs/grpo_prompts.log",
     shell:
-        "{LIGHTR1} grpo-prompts --prompts {input.prompts} --scored {input.scored} {params.args} --out {output} > {log} 2>&1"
+        "python -m lightr1 grpo-prompts --prompts {input.prompts} --scored {input.scored} {params.args} --out {output} > {log} 2>&1"
 
 
 rule train_grpo:
@@ -159,16 +162,17 @@ rule train_grpo:
         code=code("train.common", "train.grpo", "generation.prompts", "verify"),
     output:
         directory("results/checkpoints/grpo"),
-    params:
-        args=lambda wc: train_args("grpo"),
-    threads: 2
-    resources:
-        **stage_resources("grpo"),
-    conda:
-        "../envs/train.yaml"
     log:
         "logs/train/grpo.log",
     benchmark:
         "benchmarks/train/grpo.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: 2
+    resources:
+        **stage_resources("grpo"),
+    params:
+        **TRAIN_PARAMS,
+        args=lambda wc: train_args("grpo"),
     shell:
         train_command("train-grpo", ["grpo"])

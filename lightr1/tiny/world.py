@@ -10,6 +10,9 @@ seed, with planted contamination, duplicates and malformed rows listed in `plant
 
 Every part draws from its own random stream (seed + label), so the same seed gives the same
 bytes and changing one part does not reshuffle the others.
+
+Over 500 lines: its four parts (problems, rows per source schema, planted rows, the world) draw
+from one set of random streams and one list of planted rows, which tests read back.
 """
 
 from __future__ import annotations
