@@ -23,7 +23,9 @@ class ConfigError(Lightr1Error):
 
 @cache
 def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    # The C loader where PyYAML has it: the schema is read at every Snakefile parse.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
 
 
 def _with_defaults(validator_class: type) -> type:
