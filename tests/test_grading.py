@@ -159,3 +159,12 @@ def test_model_fingerprint_follows_the_weights(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"\1" * 100)
     assert model_fingerprint(str(tmp_path)) != before
     assert model_fingerprint("deepseek-reasoner") != model_fingerprint("other-served-model")
+
+
+def test_model_fingerprint_ignores_the_training_log(tmp_path):
+    # The log's wall-clock seconds differ from run to run; samples of the same weights must not.
+    (tmp_path / "model.safetensors").write_bytes(b"\0" * 100)
+    (tmp_path / "training_log.json").write_text('{"seconds": 75.9}')
+    before = model_fingerprint(str(tmp_path))
+    (tmp_path / "training_log.json").write_text('{"seconds": 119.1}')
+    assert model_fingerprint(str(tmp_path)) == before

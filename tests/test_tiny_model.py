@@ -98,8 +98,8 @@ def test_short_training_lowers_loss_and_saves_a_loadable_folder(tmp_path):
     assert len(loss) == 30 and sum(loss[-5:]) / 5 < 0.6 * sum(loss[:5]) / 5
     assert 5 < sum(log["reading"]) < 25  # both kinds of step
     out = tmp_path / "base"
-    tiny.save_model(model, tokenizer, out, extra_json={"train_log.json": log})
-    assert json.loads((out / "train_log.json").read_text())["steps"] == 30
+    tiny.save_model(model, tokenizer, out, extra_json={"training_log.json": log})
+    assert json.loads((out / "training_log.json").read_text())["steps"] == 30
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
     reloaded, retok = AutoModelForCausalLM.from_pretrained(out), AutoTokenizer.from_pretrained(out)
     text = render(retok, messages("Compute $12 + 30$.", "plain"), force_think=False)
@@ -115,6 +115,6 @@ def test_cli_trains_and_saves(tmp_path):
 
     out = tmp_path / "tiny-base"
     main(["tiny-model", "--out", str(out), "--seed", "1", "--steps", "2", "--batch-size", "2", "--prompt-form", "deepseek-r1"])
-    log = json.loads((out / "train_log.json").read_text())
+    log = json.loads((out / "training_log.json").read_text())
     assert (log["steps"], log["batch_size"], log["prompt_form"], log["force_think"]) == (2, 2, "deepseek-r1", False)
     assert (out / "config.json").exists() and (out / "tokenizer_config.json").exists()

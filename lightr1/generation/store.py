@@ -28,17 +28,20 @@ log = logging.getLogger(__name__)
 
 _HASHED_WHOLE = 16 << 20  # files up to 16 MB are hashed whole; weight shards by size, head and tail
 _HEAD = 1 << 20
+# Written beside the weights but not part of the model: its wall-clock seconds would make every
+# run's fingerprint, and so its samples, differ.
+_NOT_THE_MODEL = {"training_log.json"}
 
 
 def model_fingerprint(model: str) -> str:
-    """A short hash of a model folder's files (config, tokenizer, weights), cheap even for
-    64 GB of shards; for a name without a local folder (a served model), the name itself."""
+    """A short hash of a model folder's files (config, tokenizer, weights; not the training
+    log), cheap even for 64 GB of shards; for a name without a local folder (a served model), the name itself."""
     folder = Path(model)
     digest = hashlib.sha256()
     if not folder.is_dir():
         digest.update(f"served:{model}".encode())
         return digest.hexdigest()[:16]
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".") and p.name not in _NOT_THE_MODEL):
         size = path.stat().st_size
         digest.update(f"{path.relative_to(folder)}\0{size}\0".encode())
         with open(path, "rb") as handle:

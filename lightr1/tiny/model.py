@@ -303,7 +303,7 @@ def fit_base(
 
 def train_base(out_dir: str | os.PathLike, **settings) -> dict:
     """`fit_base` with `settings`, then save the model folder atomically with the log in it as
-    `train_log.json`; returns the log."""
+    `training_log.json`; returns the log."""
     model, tokenizer, log = fit_base(**settings)
-    save_model(model, tokenizer, out_dir, extra_json={"train_log.json": log})
+    save_model(model, tokenizer, out_dir, extra_json={"training_log.json": log})
     return log
