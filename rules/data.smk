@@ -7,6 +7,7 @@ TINY_FILES = [
     "benchmarks/aime.json",
     "benchmarks/math500.jsonl",
     "benchmarks/gpqa.csv",
+    "benchmarks/minerva.jsonl",
     "planted.json",
 ]
 

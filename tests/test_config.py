@@ -41,7 +41,7 @@ def test_defaults_are_filled_in():
         ({"decontam__ngram": "32"}, "decontam.ngram: '32' is not of type 'integer'"),
         ({"sources__1__adapter": "limoo"}, "sources[1].adapter: 'limoo' is not one of"),
         ({"sources__1__hub": "GAIR/LIMO"}, "sources[1]: give exactly one of `path` or `hub`"),
-        ({"benchmarks__0__name": "gpqa_tiny"}, "benchmarks: name gpqa_tiny used more than once"),
+        ({"benchmarks__0__name": "minerva_tiny"}, "benchmarks: name minerva_tiny used more than once"),
         ({"data__near_duplicate_threshold": 101}, "data.near_duplicate_threshold: 101 is greater than the maximum"),
         ({"models__0__hub": "Qwen/Qwen2.5-0.5B"}, "models[0]: give exactly one of `path` or `hub` or `served`"),
         ({"grading__stage1__model": "qwen"}, "grading.stage1.model: 'qwen' is not a model in `models` or an enabled stage (known: tiny_base, sft1"),
@@ -59,7 +59,7 @@ def test_defaults_are_filled_in():
         ({"grading__stage2__n": 0}, "grading.stage2.n: 0 is less than the minimum"),
         ({"models": [{"name": "tiny_base", "served": "r1"}]}, "models: tiny_base is `served` (no local weights), so its backend must be openai"),
         ({"eval__models": ["tiny_base", "sft3"]}, "eval.models: 'sft3' is not a model in `models` or an enabled stage"),
-        ({"eval__benchmarks": ["aime25"]}, "eval.benchmarks: 'aime25' is not in `benchmarks` (known: aime_tiny, math500_tiny, gpqa_tiny)"),
+        ({"eval__benchmarks": ["aime25"]}, "eval.benchmarks: 'aime25' is not in `benchmarks` (known: aime_tiny, math500_tiny, minerva_tiny)"),
         ({"eval__confidence": 1.0}, "eval.confidence: 1.0 is greater than or equal to the maximum"),
         ({"train__sft1__nodes": 2}, "train.sft1.nodes: 2 nodes need train.launcher torchrun"),
         ({"train__dpo__nodes": 0}, "train.dpo.nodes: 0 is less than the minimum of 1"),
@@ -156,6 +156,7 @@ def test_recipes_evaluate_as_light_r1_reports(recipe, models):
     assert eval_models(config) == models
     sampling = {key: config["eval"]["sampling"][key] for key in ("n", "temperature", "top_p", "max_tokens")}
     assert sampling == {"n": 64, "temperature": 0.6, "top_p": 0.95, "max_tokens": 32768}
+    assert not config["eval"]["report"]["stage_notes"]  # the tiny world's explanations stay in the tiny world
 
 
 def test_every_rule_names_a_cluster_environment():

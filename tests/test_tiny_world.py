@@ -155,6 +155,10 @@ def test_benchmark_schemas(world):
     assert all(c in gpqa[0] for c in ("Question", *options))
     assert all(len({int(r[c]) for c in options}) == 4 for r in gpqa)
     assert 10 <= len(aime) <= 30 and 15 <= len(math500) <= 40 and 10 <= len(gpqa) <= 30
+    minerva = [json.loads(line) for line in (out / FILES["minerva"]).read_text().splitlines()]
+    assert all(set(r) == {"problem", "solution", "answer", "type", "idx"} for r in minerva)
+    # The GPQA-like questions asked open: each answer is the value of its question's correct option.
+    assert [(r["problem"], r["answer"]) for r in minerva] == [(r["Question"], r["Correct Answer"]) for r in gpqa]
 
 
 def test_sizes_follow_n_problems(world):

@@ -6,6 +6,7 @@ seed, with planted contamination, duplicates and malformed rows listed in `plant
     raw/deepscaler.json          DeepScaleR: a list of {problem, answer, solution} (+ duplicates)
     benchmarks/aime.json         AIME24-like, benchmarks/math500.jsonl MATH-500-like,
     benchmarks/gpqa.csv          GPQA-like (numeric options)
+    benchmarks/minerva.jsonl     the GPQA-like questions asked open, in Minerva-Math's schema
     planted.json                 every planted row, for tests: a JSON list of {file, row, kind, ...}
 
 Every part draws from its own random stream (seed + label), so the same seed gives the same
@@ -59,6 +60,7 @@ FILES = {
     "aime": "benchmarks/aime.json",
     "math500": "benchmarks/math500.jsonl",
     "gpqa": "benchmarks/gpqa.csv",
+    "minerva": "benchmarks/minerva.jsonl",
 }
 MANIFEST = "planted.json"
 
@@ -367,6 +369,17 @@ def gpqa_rows(problems: list[TinyProblem], rng: random.Random) -> list[dict[str,
     return rows
 
 
+def minerva_rows(problems: list[TinyProblem]) -> list[dict[str, Any]]:
+    """The GPQA-like questions without options: an out-of-domain benchmark (laboratory wording,
+    which no training row uses) that a model answers with the number itself. A 1M model never
+    learns to look its number up among lettered options, so gpqa_tiny stays at 0 for every
+    stage; asked open, the same questions show what math-only training carries over."""
+    return [
+        {"problem": p.text, "solution": short_solution(p), "answer": str(p.answer), "type": "Chemistry (laboratory)", "idx": i}
+        for i, p in enumerate(problems)
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # Planted rows
 
@@ -561,6 +574,7 @@ def build_world(seed: int, n_problems: int) -> tuple[World, dict[str, list[TinyP
     world.files["aime"] = [Entry(r) for r in aime_rows(benchmarks["aime"])]
     world.files["math500"] = [Entry(r) for r in math500_rows(benchmarks["math500"], bench_rows)]
     world.files["gpqa"] = [Entry(r) for r in gpqa_rows(benchmarks["gpqa"], bench_rows)]
+    world.files["minerva"] = [Entry(r) for r in minerva_rows(benchmarks["gpqa"])]
     return world, benchmarks
 
 
@@ -601,6 +615,7 @@ def write_world(out_dir: str | os.PathLike, seed: int, n_problems: int) -> dict[
     write_json(records["aime"], out / FILES["aime"])
     _write_jsonl((_json_line(r) for r in records["math500"]), out / FILES["math500"])
     _write_csv(records["gpqa"], GPQA_COLUMNS, out / FILES["gpqa"])
+    _write_jsonl((_json_line(r) for r in records["minerva"]), out / FILES["minerva"])
     manifest = world.manifest(seed, n_problems)
     write_json(manifest["planted"], out / MANIFEST)
     return manifest
