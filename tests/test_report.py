@@ -134,7 +134,12 @@ def _data() -> report_data.ReportData:
             "seconds": [5.0, 100.0, 50.0, 30.0],
         }
     )
-    config = {"seed": 1234, "evaluation": {"n": N, "seed": 7}, "note": "<i>config & more</i>"}
+    config = {
+        "seed": 1234,
+        "evaluation": {"n": N, "seed": 7},
+        "note": "<i>config & more</i>",
+        "eval": {"report": {"stage_notes": {"sft2": "seven rows <b>only</b>: nothing to learn"}}},
+    }
     provenance = {"commit": "abc123-dirty", "python": "3.12", "packages": {"polars": "1.0", "<pkg>": "not installed"}, "seeds": report_data.config_seeds(config)}
     return report_data.ReportData(
         metrics=_metrics(),
@@ -184,6 +189,7 @@ def test_progression_rows_follow_the_order_and_mark_the_best(page):
     assert warnings[0][1].count("<li>") == 4 and "base · aime_tiny: base on aime_tiny: interval wider" in warnings[0][1]
     comparisons = _section(page, "comparisons")
     assert "+25.0 (+5.0 to +45.0)" in comparisons and "distinguishable" in comparisons and "within noise" in comparisons
+    assert "<li><strong>sft2</strong>: seven rows &lt;b&gt;only&lt;/b&gt;: nothing to learn</li>" in comparisons  # the config's why, escaped
 
 
 def test_data_is_escaped_everywhere(page):

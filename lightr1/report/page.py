@@ -117,7 +117,7 @@ def render(data: ReportData, *, samples_per_model: int = 2, response_chars: int 
     bodies = {
         "progression": tables.progression(data, models, benchmarks),
         "plots": plots.section(data, models, benchmarks),
-        "comparisons": tables.comparisons(data.comparisons),
+        "comparisons": tables.comparisons(data.comparisons, data.config.get("eval", {}).get("report", {}).get("stage_notes")),
         "funnel": tables.funnel(data),
         "decontamination": tables.decontamination(data, response_chars),
         "problems": tables.problems(data, models, benchmarks, samples_per_model, response_chars),

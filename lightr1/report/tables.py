@@ -112,9 +112,13 @@ def _all_metrics(metrics: pl.DataFrame, models: list[str]) -> Html:
     return table(headers, rows)
 
 
-def comparisons(comparisons: pl.DataFrame) -> Html:
+def comparisons(comparisons: pl.DataFrame, stage_notes: Mapping[str, str] | None = None) -> Html:
+    """The paired comparisons, then the config's notes on why a stage gains what it gains
+    (`eval.report.stage_notes`: where a stage shows nothing, the report says why)."""
+    explained = [tag("li", tag("strong", stage), ": ", text) for stage, text in (stage_notes or {}).items()]
+    notes = [tag("h3", "Why each stage gains what it gains"), tag("ul", *explained)] if explained else []
     if comparisons.is_empty():
-        return note("No paired comparisons in this run.")
+        return join([note("No paired comparisons in this run."), *notes])
     rows = [
         [
             r["benchmark"],
@@ -130,6 +134,7 @@ def comparisons(comparisons: pl.DataFrame) -> Html:
         [
             note("Paired bootstrap over problems: model minus reference, in pass@1 points."),
             table(["benchmark", "model", "reference", "difference (interval)", "p", "verdict"], rows),
+            *notes,
         ]
     )
 
