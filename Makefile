@@ -23,8 +23,11 @@ venv: $(STAMP)
 system-packages:
 	bash scripts/system-packages.sh browser slurm
 
+# Ends by printing the run's figures as the READMEs quote them (scripts/demo-figures.py --write
+# puts them there) with this run's wall time.
 demo: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	@start=$$(date +%s) && $(BIN)/snakemake --cores $(CORES) && \
+	  $(BIN)/python scripts/demo-figures.py --total-seconds $$(( $$(date +%s) - start ))
 	@echo "Report: $(CURDIR)/results/report/index.html"
 
 test: $(STAMP) system-packages
