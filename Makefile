@@ -31,7 +31,7 @@ demo: $(STAMP)
 	@echo "Report: $(CURDIR)/results/report/index.html"
 
 test: $(STAMP) system-packages
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # `snakemake --profile slurm` looks for named profiles in ~/.config/snakemake/: link this
 # checkout's cluster profile there (a link, so edits here take effect).

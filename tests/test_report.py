@@ -4,6 +4,7 @@ browser does with it (no console errors, no requests, the script runs, payloads 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import polars as pl
@@ -266,6 +267,15 @@ def test_wall_times_reads_snakemake_benchmark_files(tmp_path):
 def test_provenance_helpers(tmp_path):
     assert report_data.package_versions(["polars", "surely-not-a-package-xyz"]) == {"polars": pl.__version__, "surely-not-a-package-xyz": "not installed"}
     assert report_data.git_commit(tmp_path) == "unknown"
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "code.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "code.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    (tmp_path / "demo.log").write_text("a log beside the code\n")
+    assert re.fullmatch("[0-9a-f]{40}", report_data.git_commit(tmp_path))
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert report_data.git_commit(tmp_path).endswith("-dirty")
     assert report_data.config_seeds({"seed": 1, "a": {"seed": 2, "b": [{"sampling_seed": 3}]}, "seeds": 4}) == {"seed": 1, "a.seed": 2, "a.b[0].sampling_seed": 3}
 
 

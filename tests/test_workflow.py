@@ -219,6 +219,7 @@ def test_a_killed_run_resumes_without_redoing_finished_jobs(micro_world, tmp_pat
     shutil.copytree(micro_world, world, symlinks=True)  # copy2 keeps mtimes: the copy is up to date
     shutil.rmtree(world / "results/checkpoints/sft2")
     shutil.rmtree(world / "work/train/sft2")
+    shutil.rmtree(world / "work/sample/sft2")  # same seed, same model: its old batches would be reused, none sampled
     micro = str(ROOT / "tests" / "micro.yaml")
     before = planned_jobs(snakemake(world, "-n", "--configfile", micro).stdout)
     assert before["train_sft"] == 1 and before["train_dpo"] == 2

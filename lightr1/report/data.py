@@ -89,7 +89,8 @@ def package_versions(names: Iterable[str]) -> dict[str, str]:
 
 
 def git_commit(repo_dir: PathLike) -> str:
-    """HEAD's commit, with "-dirty" when the work tree has changes; "unknown" outside a repo."""
+    """HEAD's commit, with "-dirty" when tracked files have changes (as `git describe --dirty`:
+    a log or a results folder beside the code is no change to it); "unknown" outside a repo."""
 
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=repo_dir, capture_output=True, text=True)
@@ -98,7 +99,7 @@ def git_commit(repo_dir: PathLike) -> str:
         head = git("rev-parse", "HEAD")
         if head.returncode != 0:
             return "unknown"
-        status = git("status", "--porcelain")
+        status = git("status", "--porcelain", "--untracked-files=no")
     except OSError:
         return "unknown"
     return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
