@@ -45,7 +45,7 @@ rule sample:
         "benchmarks/sample/{model}/{promptset}/shard-{shard}-of-{shards}.tsv"
     conda:
         "../envs/vllm.yaml"
-    threads: 2
+    threads: config["generation"]["threads"]
     resources:
         **per_job_resources(sample_resources, "model", MODELS),
     params:
