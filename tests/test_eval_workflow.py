@@ -15,7 +15,7 @@ from lightr1.tables import COMPARISONS, EVAL_SAMPLES, METRICS
 
 MICRO = str(ROOT / "tests" / "micro.yaml")
 MODELS = ["tiny_base", "sft1", "sft2", "dpo", "dpo_v2", "merged"]  # the micro world has no GRPO
-BENCHMARKS = ["aime_tiny", "math500_tiny", "gpqa_tiny"]
+BENCHMARKS = ["aime_tiny", "gpqa_tiny"]  # eval.benchmarks: math500_tiny is a decontamination target only
 PAYLOAD = '<script>document.body.dataset.pwned="1"</script><img src=x onerror="document.body.dataset.pwned=\'2\'">'
 
 
@@ -23,6 +23,9 @@ def test_every_model_is_evaluated_on_every_benchmark(micro_world):
     metrics = pl.read_parquet(micro_world / "results/eval/metrics.parquet")
     assert metrics.schema == METRICS
     assert set(metrics.select("model", "benchmark").rows()) == {(m, b) for m in MODELS for b in BENCHMARKS}
+    # A benchmark outside eval.benchmarks is staged (decontamination checks against it), not evaluated.
+    assert (micro_world / "results/data/benchmarks/math500_tiny.parquet").exists()
+    assert not list(micro_world.glob("results/*/*/eval_math500_tiny*")) and not (micro_world / "results/prompts/eval_math500_tiny.parquet").exists()
     assert metrics.sort("order")["model"].unique(maintain_order=True).to_list() == MODELS
     assert set(metrics["n"]) == {2} and metrics["pass1"].is_between(0, 1).all()
     assert (metrics["ci_low"] <= metrics["pass1"]).all() and (metrics["pass1"] <= metrics["ci_high"]).all()
