@@ -342,6 +342,21 @@ def _train(args: argparse.Namespace) -> None:
     kind = args.command.removeprefix("train-")
     train = getattr(importlib.import_module(f"lightr1.train.{kind}"), f"train_{kind}")
     train(args.data, args.init, args.out, args.work_dir, json.loads(args.settings), form=args.prompt_form, force_think=args.force_think, seed=args.seed)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _end_without_finalising()
+
+
+def _end_without_finalising() -> None:
+    """End one process of a multi-process training job whose work is done (published, the
+    process group closed) without the interpreter's finalisation: there gloo's worker threads
+    can still abort it ("terminate called without an active exception", SIGABRT; pytorch
+    PR 179291 describes it), and torchrun then fails the finished job. Seen with plain data
+    parallelism under load after the process group was closed. The verifier's workers end on
+    their closed stdin."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 for _kind in ("sft", "dpo", "grpo"):
