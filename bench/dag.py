@@ -83,7 +83,7 @@ def main() -> None:
         if not finished:
             print(f"tiny world no-op: skipped ({args.world} holds no finished run: `make demo` there, or pass --world)")
             return
-        world = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--cores", "2", *(["--configfile", str(args.world_config)] if args.world_config else [])]
+        world = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--cores", "2", *(["--configfile", str(args.world_config.resolve())] if args.world_config else [])]
         noop_s, output = timed(world, args.world, args.repeats)
         if "Nothing to be done" not in output:
             sys.exit(f"the tiny world in {args.world} is not finished: snakemake planned jobs\n{output[-2000:]}")
