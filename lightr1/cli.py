@@ -305,7 +305,7 @@ def _dpo_pairs(args: argparse.Namespace) -> None:
     from lightr1.io import read_table, write_json, write_table
 
     scored = pl.concat([read_table(path, tables.SCORED) for path in args.scored])
-    pairs = dpo.build_pairs(read_table(args.stage2, tables.SFT), scored, args.rejected, args.seed, args.forced_think)
+    pairs = dpo.build_pairs(read_table(args.pool, tables.SFT), scored, args.rejected, args.seed, args.forced_think)
     specials = dpo.special_tokens(args.special_tokens_from) if args.special_tokens_from else []
     stripped = dpo.strip_rejected(pairs, specials)
     for table, out, export in ((pairs, args.out, args.sharegpt), (stripped, args.out_v2, args.sharegpt_v2)):
@@ -539,7 +539,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
 
     p = sub.add_parser("dpo-pairs", help="semi-on-policy DPO pairs: teacher response vs a verified-wrong sample; v2 strips special tokens")
-    p.add_argument("--stage2", required=True, help="the stage-2 SFT table (problems and chosen responses)")
+    p.add_argument("--pool", required=True, help="the curriculum table sampled (dpo.pool: problems and chosen responses)")
     p.add_argument("--scored", nargs="+", required=True, help="scored sample shards of the DPO sampler")
     p.add_argument("--rejected", nargs="+", required=True, choices=["wrong", "too_short", "too_long"], help="rejected kinds in order of preference")
     p.add_argument("--seed", type=int, required=True)

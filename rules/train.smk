@@ -30,7 +30,7 @@ rule train_sft:
 rule dpo_prompts:
     input:
         problems="results/data/problems.parquet",
-        stage2="results/sft/stage2.parquet",
+        pool=lambda wc: TRAIN_DATA[config["dpo"]["pool"]],
         code=code("curriculum.grading"),
     output:
         "results/prompts/dpo.parquet",
@@ -39,12 +39,12 @@ rule dpo_prompts:
     conda:
         "../envs/train.yaml"
     shell:
-        "python -m lightr1 prompt-set --problems {input.problems} --subset {input.stage2} --out {output} > {log} 2>&1"
+        "python -m lightr1 prompt-set --problems {input.problems} --subset {input.pool} --out {output} > {log} 2>&1"
 
 
 rule dpo_pairs:
     input:
-        stage2="results/sft/stage2.parquet",
+        pool=lambda wc: TRAIN_DATA[config["dpo"]["pool"]],
         scored=lambda wc: sample_files("dpo", folder="scores"),
         sampler=lambda wc: model_input(SAMPLING["dpo"]["model"]),
         code=code("curriculum.pairs", "curriculum.stages"),
@@ -64,7 +64,7 @@ rule dpo_pairs:
         + " ".join(config["dpo"]["rejected"])
         + (" --forced-think" if MODELS[SAMPLING["dpo"]["model"]]["force_think"] else ""),
     shell:
-        "python -m lightr1 dpo-pairs --stage2 {input.stage2} --scored {input.scored} {params.args}"
+        "python -m lightr1 dpo-pairs --pool {input.pool} --scored {input.scored} {params.args}"
         " --out {output.pairs} --out-v2 {output.pairs_v2} --sharegpt {output.sharegpt} --sharegpt-v2 {output.sharegpt_v2}"
         " --dataset-info {output.dataset_info} > {log} 2>&1"
 

@@ -68,7 +68,7 @@ def test_rejected_gets_the_forced_think_back_and_the_draw_is_seeded():
 
 def test_no_wrong_sample_stops_with_the_counts():
     right = scored([("a", 0, "ok", "stop", True)])
-    with pytest.raises(EmptySelection, match=r"stage 2 3 -> sampled 1 -> with a wrong sample 0"):
+    with pytest.raises(EmptySelection, match=r"pool 3 -> sampled 1 -> with a wrong sample 0"):
         build_pairs(stage2(), right, ["wrong"], seed=0, forced_think=False)
 
 

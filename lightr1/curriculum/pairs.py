@@ -1,6 +1,6 @@
 """Semi-on-policy DPO pairs, as Light-R1 built them: chosen = the verified-correct teacher
-response of a stage-2 problem, rejected = a verified-wrong sample of the SFT-stage-2 model on
-that problem. A second pair set ("DPO v2") strips special tokens from the rejected responses.
+response of a curriculum problem (Light-R1: stage 2), rejected = a verified-wrong sample of the
+SFT-stage-2 model on that problem. A second pair set ("DPO v2") strips special tokens from the rejected responses.
 Exports follow LLaMA-Factory's ShareGPT ranking format (Light-R1-DPOData)."""
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def wrong_kind(correct: bool, finish_reason: str, response: str, chosen: str) ->
     return "too_short" if len(response) < len(chosen) else "wrong"
 
 
-def build_pairs(stage2: pl.DataFrame, scored: pl.DataFrame, prefer: Sequence[str], seed: int, forced_think: bool) -> pl.DataFrame:
-    """One pair per stage-2 problem that has a wrong sample of a preferred kind: the first kind
+def build_pairs(pool: pl.DataFrame, scored: pl.DataFrame, prefer: Sequence[str], seed: int, forced_think: bool) -> pl.DataFrame:
+    """One pair per problem of the pool (a curriculum table: problems and their chosen
+    responses) that has a wrong sample of a preferred kind: the first kind
     in `prefer` with candidates wins, and among them one is drawn at random (seeded by problem).
     Both sides are whole responses, like the SFT data: where the sampled model's prompt forced
     `<think>\n`, it is put back in front of the rejected sample. Stops, naming the counts, when
@@ -54,7 +55,7 @@ def build_pairs(stage2: pl.DataFrame, scored: pl.DataFrame, prefer: Sequence[str
     unknown = sorted(set(prefer) - set(REJECTED_KINDS))
     if unknown or not prefer:
         raise ValueError(f"rejected kinds must be some of {REJECTED_KINDS}, got {list(prefer)}")
-    chosen = dict(zip(stage2["problem_id"], stage2["response"]))
+    chosen = dict(zip(pool["problem_id"], pool["response"]))
     candidates: dict[str, dict[str, list[tuple[int, str]]]] = {}
     samples: dict[str, int] = {}
     wrong: dict[str, int] = {}
@@ -67,7 +68,7 @@ def build_pairs(stage2: pl.DataFrame, scored: pl.DataFrame, prefer: Sequence[str
             wrong[pid] = wrong.get(pid, 0) + 1
             candidates.setdefault(pid, {}).setdefault(kind, []).append((sample, response))
     rows = []
-    for pid, problem, answer, good in stage2.select("problem_id", "problem", "answer", "response").sort("problem_id").iter_rows():
+    for pid, problem, answer, good in pool.select("problem_id", "problem", "answer", "response").sort("problem_id").iter_rows():
         kinds = candidates.get(pid, {})
         kind = next((k for k in prefer if kinds.get(k)), None)
         if kind is None:
@@ -76,7 +77,7 @@ def build_pairs(stage2: pl.DataFrame, scored: pl.DataFrame, prefer: Sequence[str
         rows.append((pid, problem, answer, good, THINK + response if forced_think else response, kind, sample, samples[pid], wrong[pid]))
     pairs = pl.DataFrame(rows, schema=PAIRS, orient="row")
     if pairs.is_empty():
-        steps = f"stage 2 {len(stage2)} -> sampled {len(samples)} -> with a wrong sample {len(wrong)} -> of kinds {list(prefer)} 0"
+        steps = f"pool {len(pool)} -> sampled {len(samples)} -> with a wrong sample {len(wrong)} -> of kinds {list(prefer)} 0"
         raise EmptySelection(
             f"the filter 'a verified-wrong sample' left no DPO pair ({steps}); sample more (dpo.sampling.n) or allow more kinds (dpo.rejected)"
         )
