@@ -1,7 +1,7 @@
 """Semi-on-policy DPO pairs, as Light-R1 built them: chosen = the verified-correct teacher
 response of a curriculum problem (Light-R1: stage 2), rejected = a verified-wrong sample of the
-SFT-stage-2 model on that problem. A second pair set ("DPO v2") strips special tokens from the rejected responses.
-Exports follow LLaMA-Factory's ShareGPT ranking format (Light-R1-DPOData)."""
+SFT-stage-2 model on that problem. A second pair set ("DPO v2") strips special tokens from the
+rejected responses. Exports follow LLaMA-Factory's ShareGPT ranking format (Light-R1-DPOData)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def wrong_kind(correct: bool, finish_reason: str, response: str, chosen: str) ->
 
 def build_pairs(pool: pl.DataFrame, scored: pl.DataFrame, prefer: Sequence[str], seed: int, forced_think: bool) -> pl.DataFrame:
     """One pair per problem of the pool (a curriculum table: problems and their chosen
-    responses) that has a wrong sample of a preferred kind: the first kind
-    in `prefer` with candidates wins, and among them one is drawn at random (seeded by problem).
+    responses) that has a wrong sample of a preferred kind: the first kind in `prefer` with
+    candidates wins, and among them one is drawn at random (seeded by problem).
     Both sides are whole responses, like the SFT data: where the sampled model's prompt forced
     `<think>\n`, it is put back in front of the rejected sample. Stops, naming the counts, when
     no problem has a pair."""
