@@ -51,7 +51,7 @@ def test_defaults_are_filled_in():
         ({"dpo__sampling": None}, "dpo.sampling: train.dpo is enabled, so its pairs need a model to sample"),
         ({"train__sft2__init": "dpo"}, "train.sft2.init: 'dpo' is neither a model in `models` nor an earlier enabled stage (known: tiny_base, sft1)"),
         ({"train__sft1__data": "pairs"}, "train.sft1.data: 'pairs' is not one of"),
-        ({"train__sft1__pick_epoch": 9}, "train.sft1.pick_epoch: 9 is past the last epoch (8)"),
+        ({"train__sft1__pick_epoch": 4}, "train.sft1.pick_epoch: 4 is past the last epoch (3)"),
         ({"train__dpo__loss_type": "nca"}, "train.dpo.loss_type: 'nca' is not one of"),
         ({"train__merged__weights": [1, 2]}, "train.merged.weights: 2 weights for 3 models"),
         ({"train__merged__models": ["sft2", "grpo_x"]}, "train.merged.models: 'grpo_x' is neither a model"),

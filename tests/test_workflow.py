@@ -202,8 +202,8 @@ def test_stage2_is_graded_by_the_sft1_checkpoint(micro_world):
 def test_dpo_pairs_and_their_exports(micro_world):
     results = micro_world / "results/dpo"
     pairs, stripped = pl.read_parquet(results / "pairs.parquet"), pl.read_parquet(results / "pairs_v2.parquet")
-    stage2 = pl.read_parquet(micro_world / "results/sft/stage2.parquet")
-    assert len(pairs) > 0 and set(pairs["problem_id"]) <= set(stage2["problem_id"])
+    pool = pl.read_parquet(micro_world / "results/sft/stage1.parquet")  # the tiny world's dpo.pool
+    assert len(pairs) > 0 and set(pairs["problem_id"]) <= set(pool["problem_id"])
     assert pairs["rejected"].str.starts_with("<think>\n").all()  # the sampler's forced think, put back
     assert not stripped["rejected"].str.contains("<think>|</think>|<\\|im_end\\|>").any()
     exported = json.loads((results / "pairs.json").read_text())
