@@ -1,6 +1,7 @@
 # Helpers the rule files share (config validation, lookups by name, code inputs).
 import functools
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -31,12 +32,21 @@ def code(*modules):
     return [path for module in modules for path in code_files(module)]
 
 
+def checkout_file(path):
+    """A file of the checkout (or a path relative to it) as a job names it: relative to the
+    working directory when it lies inside it, as in `make demo`, since Snakemake's input and
+    params triggers compare the names and absolute ones would re-run every job once the folder
+    moves with its results; absolute otherwise, which stays valid when the working directory
+    moves."""
+    path = Path(workflow.basedir, path)
+    return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+
+
 @functools.cache  # sampling and scoring jobs number thousands at full scale
 def code_files(module):
     path = PACKAGE.joinpath(*module.split("."))
-    if path.is_dir():
-        return tuple(sorted(str(file) for file in path.glob("*.py")))
-    return (str(path.with_suffix(".py")),)
+    files = sorted(path.glob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
+    return tuple(checkout_file(file) for file in files)
 
 
 def raw_file(entry, folder):
@@ -204,8 +214,7 @@ def verify_args(model=None):
 TRAIN_LAUNCHERS = {
     "python": "python -m lightr1",
     "torchrun": (
-        f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} torchrun"
-        " --nnodes ${SLURM_NNODES:-1} --node-rank ${SLURM_NODEID:-0}"
+        "torchrun --nnodes ${SLURM_NNODES:-1} --node-rank ${SLURM_NODEID:-0}"
         f" --nproc-per-node {config['train']['gpus_per_node']}"
         " --master-addr ${MASTER_ADDR:-127.0.0.1} --master-port ${MASTER_PORT:-29500} -m lightr1"
     ),
@@ -226,7 +235,7 @@ TRAIN_DATA = {
 def deepspeed_config(stage):
     """The stage's DeepSpeed file, relative paths taken from the repository (shipped configs)."""
     path = TRAIN[stage]["deepspeed"]
-    return [] if path is None else [str(Path(workflow.basedir, path))]
+    return [] if path is None else [checkout_file(path)]
 
 
 def train_data(stage):
@@ -362,7 +371,7 @@ DPO_STAGES = [stage for stage in TRAIN if stage.startswith("dpo")]
 # A multi-node job (no srun around it, SLURM_* dropped but the job id) starts one task per node,
 # with the job's CPUs and GPUs of that node; a failing node ends the step.
 TRAIN_SRUN = (
-    f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} srun --ntasks-per-node=1"
+    "srun --ntasks-per-node=1"
     f" --gres=gpu:{config['train']['gpus_per_node']} --kill-on-bad-exit=1"
 )
 # Each task runs torchrun with the step's node count and its node's rank (srun sets them for the
@@ -378,6 +387,8 @@ TRAIN_NODE_LAUNCH = (
     "' lightr1"
 )
 # The launchers as each training rule's params: a command names only its own rule's values.
+# They hold no path of the checkout (the shell prefix exports PYTHONPATH, which torchrun and srun
+# pass on), so moving the checkout changes no params and re-trains nothing.
 TRAIN_PARAMS = {"launch": TRAIN_LAUNCH, "srun": TRAIN_SRUN, "node_launch": TRAIN_NODE_LAUNCH}
 
 
@@ -424,6 +435,6 @@ def report_args(wildcards, input):
         grpo_metrics=f"{input.grpo}/metrics.parquet" if "grpo" in input.keys() else None,
         samples_per_model=config["eval"]["report"]["samples_per_model"],
         response_chars=config["eval"]["report"]["response_chars"],
-        repo_dir=workflow.basedir,
+        repo_dir=checkout_file("."),
     )
     return flags

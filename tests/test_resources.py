@@ -239,7 +239,8 @@ def test_two_node_training_job_on_slurm(slurm_env, tmp_path):
     shell = re.search(r"^Shell command: (.*)$", log, re.M).group(1)
     assert "srun --ntasks-per-node=1 --gres=gpu:2 --kill-on-bad-exit=1 --nodes=2 --ntasks=2" in shell
     one_node = shell.replace("--gres=gpu:2 ", "").replace("--nodes=2 --ntasks=2", "--nodes=1 --ntasks=1")
-    (tmp_path / "job.sh").write_text(JOBSTEP + one_node + "\n")
+    prefix = f"export PYTHONPATH={ROOT}\n"  # what the rules' shell prefix exports; the printed command leaves it out
+    (tmp_path / "job.sh").write_text(JOBSTEP + prefix + one_node + "\n")
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin/torchrun").write_text(FAKE_TORCHRUN)
     (tmp_path / "bin/torchrun").chmod(0o755)
