@@ -370,10 +370,7 @@ DPO_STAGES = [stage for stage in TRAIN if stage.startswith("dpo")]
 
 # A multi-node job (no srun around it, SLURM_* dropped but the job id) starts one task per node,
 # with the job's CPUs and GPUs of that node; a failing node ends the step.
-TRAIN_SRUN = (
-    "srun --ntasks-per-node=1"
-    f" --gres=gpu:{config['train']['gpus_per_node']} --kill-on-bad-exit=1"
-)
+TRAIN_SRUN = f"srun --ntasks-per-node=1 --gres=gpu:{config['train']['gpus_per_node']} --kill-on-bad-exit=1"
 # Each task runs torchrun with the step's node count and its node's rank (srun sets them for the
 # task) and the job's first node as rendezvous host, read there from SLURM's node list; the
 # lightr1 arguments follow as "$@" (bash -c keeps them as they were quoted).
