@@ -11,10 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the project's Snakefile in `workdir` with the venv's tools on PATH."""
+def snakemake(workdir: Path, *args: str, check: bool = True, snakefile: Path = ROOT / "Snakefile") -> subprocess.CompletedProcess:
+    """Run the project's Snakefile (or a copy's) in `workdir` with the venv's tools on PATH."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    command = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
+    command = [str(BIN / "snakemake"), "-s", str(snakefile), "-d", str(workdir), "--cores", "2", *args]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")

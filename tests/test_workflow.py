@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import BIN, ROOT, snakemake
+from conftest import ROOT, snakemake
 
 from lightr1.faults import KILL_AT
 from lightr1.io import count_raw_rows
@@ -92,22 +92,19 @@ def test_a_moved_checkout_with_its_results_has_nothing_to_do(tmp_path):
     whose multi-node training commands use every launcher)."""
     first, moved = tmp_path / "first", tmp_path / "moved"
     shutil.copytree(ROOT, first, ignore=CHECKOUT_ONLY)
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 
-    def run(checkout: Path, *args: str) -> str:
-        command = [str(BIN / "snakemake"), "--cores", "2", *args]
-        result = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr[-4000:]
+    def run(checkout: Path, config: str, *args: str) -> str:
+        result = snakemake(checkout, "--configfile", str(checkout / config), *args, snakefile=checkout / "Snakefile")
         return result.stdout + result.stderr
 
-    plan = run(first, "-n", "-p", "--configfile", "recipes/light-r1-32b.yaml")
+    plan = run(first, "recipes/light-r1-32b.yaml", "-n", "-p")
     jobs_text = [line for line in plan.splitlines() if line.lstrip().startswith(("input:", "Shell command:"))]
     naming_the_checkout = [line for line in jobs_text if str(first) in line]
     assert len(jobs_text) > 1000 and not naming_the_checkout, naming_the_checkout[:3]
-    micro = ("--configfile", "tests/micro.yaml", "--", "results/data/problems.parquet")
-    run(first, *micro)
+    target = ("--", "results/data/problems.parquet")
+    run(first, "tests/micro.yaml", *target)
     first.rename(moved)
-    assert "Nothing to be done" in run(moved, "-n", *micro)
+    assert "Nothing to be done" in run(moved, "tests/micro.yaml", "-n", *target)
 
 
 def planned_jobs(output: str) -> dict[str, int]:
